@@ -1,0 +1,44 @@
+# The two commands: `make book` and `make test`. Each sets everything up from a fresh clone.
+# Override the interpreter with PYTHON=..., the venv folder with VENV=..., the book's profile with SPARSADV_PROFILE=...
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sparsadv-installed
+SPARSADV_PROFILE ?= cpu
+export SPARSADV_PROFILE
+
+.PHONY: book test install export clean bench help
+
+help:
+	@echo "make book     build the Jupyter Book (executes every chapter at SPARSADV_PROFILE=$(SPARSADV_PROFILE))"
+	@echo "make test     run every notebook (nbdev_test, quick profile) and tests/ under pytest"
+	@echo "make bench    print the benchmark table (python -m sparsadv.benchmarks)"
+	@echo "make export   regenerate sparsadv/ from nbs/ (after editing a notebook)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+export: $(STAMP)
+	$(BIN)/nbdev_export
+
+# The book executes every notebook; warnings are errors (-W) and a failing cell fails the build.
+book: export
+	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build -W -n --keep-going .
+	@echo "The book is at $(abspath _build/html/index.html)"
+
+# Tests run at the quick profile. They do not export first: one test checks that the committed package is
+# exactly what nbdev_export makes from the notebooks.
+test: $(STAMP)
+	SPARSADV_PROFILE=quick SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest tests -q
+
+bench: $(STAMP)
+	$(BIN)/python -m sparsadv.benchmarks
+
+clean:
+	rm -rf _build

@@ -1,0 +1,70 @@
+"""Notebook reader for the book build: renders nbdev notebooks cleanly.
+
+MyST-NB calls `read(text)` for every `.ipynb` (see `nb_custom_formats` in `_config.yml`). It
+- removes nbdev-only cells (`#| default_exp`, any cell calling `nbdev_export`), so the build never rewrites the package;
+- strips every `#|` directive line from the code shown on the page;
+- maps `#| hide` to the `remove-cell` tag (executed, not shown), `#| echo: false` to `remove-input`,
+  `#| output: false` to `remove-output`;
+- marks cells flagged `gpu` or `slow` (nbdev's `tst_flags`) and `#| eval: false` cells `skip-execution`,
+  with a visible note saying why they did not run in this build.
+"""
+from __future__ import annotations
+import re
+import nbformat
+
+SKIP_FLAGS = ('gpu', 'slow')  # keep in step with `tst_flags` in settings.ini
+_DIRECTIVE = re.compile(r'^\s*#\|\s?(.*)$')
+
+
+def _directives(source: str) -> tuple[list[str], str]:
+    "Split the leading `#|` lines of a code cell from the rest."
+    lines = source.splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        m = _DIRECTIVE.match(lines[i])
+        if m: found.append(m.group(1).strip()); i += 1
+        elif not lines[i].strip() and not found: i += 1
+        else: break
+    return found, '\n'.join(lines[i:])
+
+
+def _note(text: str):
+    return nbformat.v4.new_markdown_cell(f":::{{note}}\n{text}\n:::")
+
+
+def transform(nb):
+    "Return `nb` with nbdev directives turned into Jupyter Book tags (see module docstring)."
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != 'code':
+            cells.append(cell); continue
+        directives, body = _directives(cell.source)
+        words = [d.split(':')[0].split()[0] if d else '' for d in directives]
+        if 'default_exp' in words or 'nbdev_export' in body:
+            continue
+        tags = list(cell.metadata.get('tags', []))
+        norm = [d.replace(' ', '') for d in directives]
+        if 'hide' in words or 'include:false' in norm: tags.append('remove-cell')
+        if 'echo:false' in norm: tags.append('remove-input')
+        if 'output:false' in norm: tags.append('remove-output')
+        flags = [w for w in words if w in SKIP_FLAGS]
+        if flags or 'eval:false' in norm:
+            tags.append('skip-execution')
+            why = (f"needs a GPU or a long run (flag `{flags[0]}`)" if flags else "is marked not to be evaluated")
+            cells.append(_note(f"The next cell {why}; it was **not executed** in this build. "
+                               "Run the notebook on a GPU (e.g. Colab, `SPARSADV_PROFILE=paper`) to execute it."))
+        cell.source = body
+        if tags: cell.metadata['tags'] = sorted(set(tags))
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def read(text: str, **kwargs):
+    "MyST-NB reader: parse an `.ipynb` string and apply `transform`."
+    return transform(nbformat.reads(text, as_version=4))
+
+
+def setup(app):
+    "Sphinx extension hook (the module is loaded as a local extension so that `read` is importable)."
+    return {'parallel_read_safe': True, 'parallel_write_safe': True}

@@ -1,0 +1,16 @@
+import os
+import pytest
+
+# Tests run at the quick profile unless told otherwise, with a private cache so that nothing from a user's cache
+# (trained networks) can make a test pass.
+os.environ.setdefault('SPARSADV_PROFILE', 'quick')
+os.environ.setdefault('SPARSADV_PROGRESS', '0')
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _private_cache(tmp_path_factory):
+    old = os.environ.get('SPARSADV_CACHE')
+    os.environ['SPARSADV_CACHE'] = str(tmp_path_factory.mktemp('sparsadv-cache'))
+    yield
+    if old is None: os.environ.pop('SPARSADV_CACHE', None)
+    else: os.environ['SPARSADV_CACHE'] = old
