@@ -34,6 +34,15 @@ class Profile:
     # PGD on the synthetic models
     pgd_steps: int = 40
     pgd_step_size: float = 0.01
+    # images (paper sections 3 and 4.3)
+    image_dataset: str = 'mnist5k'      # 'mnist5k' (bundled, offline), 'mnist', 'cifar10', 'tiny-imagenet'
+    n_train_images: int | None = 4000   # None: the whole training split
+    n_test_images: int | None = 1000    # None: the whole test split
+    convlista_filters: int = 64
+    convlista_epochs: int = 10
+    classifier: str = 'smallcnn'        # 'smallcnn', 'resnet18', 'wrn28_10', 'resnet50'
+    classifier_epochs: int = 5
+    n_attack_images: int = 200          # test images attacked for the Fig 3 statistics
     note: str = ""
 
     @property
@@ -52,10 +61,14 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     'quick': Profile('quick', m=40, n=80, s=8, n_test=200, lista_layers=8, lista_steps=150, lista_batch=128,
+                     n_train_images=512, n_test_images=128, convlista_filters=16, convlista_epochs=1,
+                     classifier_epochs=1, n_attack_images=16,
                      note='CI: every code path runs in seconds; numbers are not meaningful'),
     'cpu': Profile('cpu', m=100, n=200, s=20, n_test=1000, lista_steps=4000, lista_batch=256,
                    note='2-core CPU: reduced synthetic size (m=100, n=200, s=20), minutes per chapter'),
     'paper': Profile('paper', m=250, n=500, s=50, n_test=1000, lista_steps=100_000, lista_batch=512,
+                     image_dataset='cifar10', n_train_images=None, n_test_images=None, convlista_epochs=100,
+                     classifier='wrn28_10', classifier_epochs=100, n_attack_images=10_000,
                      note="the paper's sizes; needs a GPU"),
 }
 
