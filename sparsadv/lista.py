@@ -15,17 +15,21 @@ __all__ = ['soft_threshold', 'LISTA', 'nmse_db', 'lista_nmse_db', 'train_lista',
 
 # %% ../nbs/03_lista.ipynb #c0005
 def soft_threshold(z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    "Soft threshold S_theta(z) = sign(z) max(|z| - theta, 0); `theta` broadcasts against z: (B, n)."
-    return torch.sign(z) * torch.clamp(z.abs() - theta, min=0)
+    "Soft threshold S_theta(z) = sign(z) max(|z| - theta, 0) for theta >= 0; `theta` broadcasts against z: (B, n)."
+    # z - clip(z, -theta, theta) is the same function in two elementwise kernels instead of four (faster training)
+    theta = torch.as_tensor(theta, dtype=z.dtype, device=z.device)
+    return z - torch.clamp(z, -theta, theta)
 
 class LISTA(nn.Module):
     "Learned ISTA with K untied layers for the dictionary D: (m, n); forward maps x: (B, m) to codes (B, n)."
-    def __init__(self, D: torch.Tensor, K: int = 16, init: str = 'ista', lam: float = 0.1, seed: int = 0):
+    def __init__(self, D: torch.Tensor, K: int = 16, init: str = 'ista', lam: float = 0.1, seed: int = 0,
+                 jitter: float = 0.0):
         super().__init__()
         check_unit_columns(D, 'D')
         K = check_positive_int(K, 'K')
         if init not in ('ista', 'random'): raise ValueError(f"init={init!r} must be 'ista' or 'random'")
         if not lam > 0: raise ValueError(f"lam={lam!r} must be positive")
+        if not jitter >= 0: raise ValueError(f"jitter={jitter!r} must be >= 0")
         D = D.detach().to(torch.float32)
         m, n = D.shape
         self.m, self.n, self.K, self.init = m, n, K, init
@@ -35,6 +39,10 @@ class LISTA(nn.Module):
             W1 = (D.T / L).expand(K, n, m).clone()
             W2 = (torch.eye(n) - D.T @ D / L).expand(max(K - 1, 0), n, n).clone()
             theta = torch.full((K,), lam / L)
+            if jitter > 0:  # a seeded relative perturbation: same dictionary, different starting points
+                g = torch.Generator().manual_seed(seed)
+                W1 = W1 + jitter * W1.abs().mean() * torch.randn(W1.shape, generator=g)
+                W2 = W2 + jitter * W2.abs().mean() * torch.randn(W2.shape, generator=g)
         else:  # nn.Linear's default (Kaiming-uniform) initialisation, from a seeded generator
             g = torch.Generator().manual_seed(seed)
             W1 = (torch.rand(K, n, m, generator=g) * 2 - 1) / math.sqrt(m)
@@ -135,7 +143,7 @@ def lista_config(profile: str | Profile | None = None, seed: int = 0, dict_seed:
     "The full configuration of a profile's LISTA (everything that determines its trained weights)."
     p = get_profile(profile)
     cfg = dict(m=p.m, n=p.n, s=p.s, K=p.lista_layers, steps=p.lista_steps, batch=p.lista_batch, lr=p.lista_lr,
-               lr_final=0.01, init='ista', lam=0.1, seed=seed, dict_seed=dict_seed)
+               lr_final=0.01, init='ista', lam=0.1, jitter=0.0, seed=seed, dict_seed=dict_seed)
     unknown = set(overrides) - set(cfg)
     if unknown: raise ValueError(f"unknown LISTA setting(s) {sorted(unknown)}; valid: {sorted(cfg)}")
     cfg.update(overrides)
@@ -146,7 +154,7 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
     "A trained LISTA for the profile (loaded from the cache or trained and cached) and its info (config, history, test NMSE)."
     cfg = lista_config(profile, seed=seed, dict_seed=dict_seed, **overrides)
     D = gaussian_dictionary(cfg['m'], cfg['n'], seed=cfg['dict_seed'])
-    model = LISTA(D, K=cfg['K'], init=cfg['init'], lam=cfg['lam'], seed=cfg['seed'])
+    model = LISTA(D, K=cfg['K'], init=cfg['init'], lam=cfg['lam'], seed=cfg['seed'], jitter=cfg['jitter'])
     folder = cache_dir('lista'); key = config_hash(cfg)
     final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
     Xt, At = synthetic_batch(D, 1000, cfg['s'], seed=test_seed)
