@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sparsadv-installed
 SPARSADV_PROFILE ?= cpu
 export SPARSADV_PROFILE
+# OpenMP threads that spin while waiting make torch 2-5x slower on a small shared machine; this must be set
+# before torch is imported, so it is set here for every process the targets start.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: book test install export clean bench help
 
@@ -19,6 +22,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
+	# torchattacks pins an old `requests` that conflicts with Jupyter Book; it needs nothing that is not installed already
+	$(BIN)/python -m pip install --no-deps torchattacks==3.5.1
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 

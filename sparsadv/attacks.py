@@ -12,7 +12,7 @@ from .data import check_tensor, check_positive_int
 
 # %% auto #0
 __all__ = ['PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH', 'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS',
-           'parse_norm', 'per_sample_norm', 'pgd', 'equal_norm_noise']
+           'AUTOATTACK_ATTACKS', 'parse_norm', 'per_sample_norm', 'pgd', 'equal_norm_noise', 'autoattack']
 
 # %% ../nbs/04_attacks.ipynb #c0005
 PGD_STEPS = 40                 # iterations, every PGD in the paper
@@ -160,3 +160,59 @@ def equal_norm_noise(delta: torch.Tensor, norm=2, seed: int | None = None) -> to
     target, have = per_sample_norm(delta, p), per_sample_norm(z, p)
     scale = torch.where(have > 0, target / have.clamp_min(torch.finfo(z.dtype).tiny), torch.zeros_like(have))
     return z * scale.reshape((-1,) + (1,) * (z.ndim - 1))
+
+# %% ../nbs/04_attacks.ipynb #c0028
+from .classifiers import eval_mode
+
+AUTOATTACK_ATTACKS = ('apgd-ce', 'apgd-t', 'fab-t', 'square')   # the standard version, in its order
+
+def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: float = EPS_LINF_CLS,
+               norm='inf', attacks: tuple[str, ...] = AUTOATTACK_ATTACKS, seed: int = 0, steps: int = 100,
+               n_queries: int = 5000, n_classes: int | None = None) -> torch.Tensor:
+    "AutoAttack (torchattacks) on images x: (B, C, H, W) in [0, 1] -> x_adv (B, C, H, W); global RNG and model mode kept."
+    p = parse_norm(norm)
+    eps = _check_number(eps, 'eps')
+    steps, n_queries = check_positive_int(steps, 'steps'), check_positive_int(n_queries, 'n_queries')
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    check_tensor(x, 'x', ndim=4)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"x must hold images in [0, 1] (got {x.min().item():.4g}..{x.max().item():.4g}): "
+                         "torchattacks clamps to [0, 1]; put any normalisation inside the model")
+    if isinstance(attacks, str): attacks = (attacks,)
+    attacks = tuple(attacks)
+    bad = [a for a in attacks if a not in AUTOATTACK_ATTACKS]
+    if not attacks or bad or len(set(attacks)) != len(attacks):
+        raise ValueError(f"attacks={attacks!r} must be a non-empty selection, without repeats, of {AUTOATTACK_ATTACKS}")
+    if y is not None:
+        if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
+            raise ValueError(f"y must be None (the model's prediction) or an integer tensor of shape ({x.shape[0]},)")
+    try:
+        import torchattacks
+    except ImportError as e:
+        raise ImportError("autoattack needs torchattacks: pip install --no-deps torchattacks==3.5.1") from e
+    dev = next(iter(list(model.parameters()) + list(model.buffers())), x).device
+    tnorm = 'Linf' if p == math.inf else 'L2'
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with eval_mode(model), torch.random.fork_rng(devices=cuda):
+        xd = x.detach().to(dev)
+        with torch.no_grad(): out = model(xd)
+        if out.ndim != 2: raise ValueError(f"model must return logits (B, K), got shape {tuple(out.shape)}")
+        k = n_classes if n_classes is not None else out.shape[1]
+        k = check_positive_int(k, 'n_classes')
+        if k < 2: raise ValueError(f"n_classes={k} must be at least 2")
+        yd = out.argmax(1) if y is None else y.to(dev).long()
+        make = {
+            'apgd-ce': lambda: torchattacks.APGD(model, norm=tnorm, eps=eps, steps=steps, n_restarts=1, seed=seed, loss='ce'),
+            'apgd-t': lambda: torchattacks.APGDT(model, norm=tnorm, eps=eps, steps=steps, n_restarts=1, seed=seed, n_classes=k),
+            'fab-t': lambda: torchattacks.FAB(model, norm=tnorm, eps=eps, steps=steps, n_restarts=1, seed=seed,
+                                              multi_targeted=True, n_classes=k),
+            'square': lambda: torchattacks.Square(model, norm=tnorm, eps=eps, n_queries=n_queries, n_restarts=1,
+                                                  seed=seed, p_init=0.8, loss='margin'),
+        }
+        atks = [make[a]() for a in attacks]
+        atk = atks[0] if len(atks) == 1 else torchattacks.MultiAttack(atks)
+        x_adv = atk(xd, yd).detach()
+    x_adv = x_adv.to(device=x.device, dtype=x.dtype)
+    x_adv = torch.clamp(x + _project(x_adv - x, p, eps), 0, 1)   # float excess only
+    return x_adv

