@@ -7,12 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 # %% auto #0
-__all__ = ['SPLIT_PARTS', 'SPLIT_COLORS', 'CONDITION_HATCH', 'error_split_bars']
+__all__ = ['SPLIT_PARTS', 'SPLIT_COLORS', 'error_split_bars']
 
 # %% ../nbs/07_plots.ipynb #c0005
 SPLIT_PARTS = ('excess', 'missing', 'in_support')
 SPLIT_COLORS = {'excess': '#d95f02', 'missing': '#7570b3', 'in_support': '#1b9e77'}
-CONDITION_HATCH = {'clean': '', 'noise': '//', 'pgd': '', 'da': 'xx'}
 
 def error_split_bars(panels: dict[str, dict[str, dict]], title: str | None = None, ncols: int | None = None,
                      panel_width: float = 3.2, log: bool = False) -> matplotlib.figure.Figure:

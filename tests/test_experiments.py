@@ -1,0 +1,58 @@
+"""Experiments: same seed, same numbers (networks retrained from scratch each time); the command line works."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparsadv.experiments import run_fig1, fig1_claims, save_results, _jsonable
+
+
+def _run_fresh(tmp_path, name, fn):
+    old = os.environ['SPARSADV_CACHE']
+    os.environ['SPARSADV_CACHE'] = str(tmp_path / name)   # an empty cache: the LISTA is trained anew
+    try:
+        return fn()
+    finally:
+        os.environ['SPARSADV_CACHE'] = old
+
+
+def test_run_fig1_same_seed_same_numbers(tmp_path):
+    r1 = _run_fresh(tmp_path, 'a', lambda: run_fig1('quick', seed=0, progress=False))
+    r2 = _run_fresh(tmp_path, 'b', lambda: run_fig1('quick', seed=0, progress=False))
+    assert json.dumps(_jsonable(r1)) == json.dumps(_jsonable(r2))
+    r3 = _run_fresh(tmp_path, 'a', lambda: run_fig1('quick', seed=1, progress=False))
+    assert r3['split']['LISTA']['pgd']['total'] != r1['split']['LISTA']['pgd']['total']
+
+
+def test_fig1_results_are_consistent(tmp_path):
+    r = _run_fresh(tmp_path, 'c', lambda: run_fig1('quick', seed=0, progress=False))
+    for coder, conds in r['split'].items():
+        for cond, v in conds.items():
+            assert abs(v['excess'] + v['missing'] + v['in_support'] - v['total']) <= 1e-4 * max(1.0, v['total'])
+            assert v['total_p25'] <= v['total_p75']
+    # the perturbation has the budget's norm and the noise matches it
+    assert abs(r['delta_norm'] - r['eps']) < 0.05 * r['eps']
+    # claims are recomputed from the numbers: flipping the PGD/noise means flips the 1c verdict
+    fake = json.loads(json.dumps(_jsonable(r)))
+    t = fake['tests']['LISTA']
+    t['mean_a'], t['mean_b'], t['p'] = 1.0, 2.0, 1e-9
+    assert fig1_claims(fake)[0].reproduced is False
+    t['mean_a'], t['mean_b'] = 2.0, 1.0
+    assert fig1_claims(fake)[0].reproduced is True
+
+
+def test_cli_reproduce(tmp_path):
+    exe = Path(sys.executable).with_name('sparsadv')
+    env = {**os.environ, 'SPARSADV_CACHE': str(tmp_path / 'cache')}
+    r = subprocess.run([str(exe), 'reproduce', 'fig1', '--profile', 'quick', '--out', str(tmp_path / 'out'),
+                        '--no-progress'], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads((tmp_path / 'out' / 'fig1.json').read_text())
+    assert res['figure'] == 'fig1' and res['profile']['name'] == 'quick' and res['claims']
+    assert (tmp_path / 'out' / 'fig1.png').stat().st_size > 1000
+    assert 'Fig' in r.stdout and 'results:' in r.stdout
+    bad = subprocess.run([str(exe), 'reproduce', 'fig1', '--profile', 'huge'], capture_output=True, text=True)
+    assert bad.returncode != 0 and 'huge' in bad.stderr

@@ -1,0 +1,82 @@
+import json
+import numpy as np
+import pytest
+from sparsadv.claims import Claim
+from sparsadv.experiments import _jsonable
+from sparsadv.experiments_images import (run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims,
+                                         FIGURES_IMAGES, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE)
+
+CLAIM_KEYS = {'figure', 'claim', 'paper', 'measured', 'test', 'reproduced', 'profile', 'note'}
+
+def _same(a, b):
+    "Equal as JSON (NaN-safe through json round-trip of repr)."
+    return json.dumps(_jsonable(a), sort_keys=True) == json.dumps(_jsonable(b), sort_keys=True)
+
+def _check_claims(claims, profile='quick'):
+    assert claims
+    for d in claims:
+        assert set(d) == CLAIM_KEYS
+        assert d['reproduced'] in (True, False, None) and d['profile'] == profile
+        assert isinstance(d['measured'], str) and d['measured'] and d['test']
+        Claim.from_dict(d)
+
+@pytest.fixture(scope='module')
+def fig2_pair():
+    return run_fig2('quick', seed=0), run_fig2('quick', seed=0)
+
+@pytest.fixture(scope='module')
+def fig3_pair():
+    return run_fig3('quick', seed=0), run_fig3('quick', seed=0)
+
+def test_fig2_deterministic(fig2_pair):
+    a, b = fig2_pair
+    assert _same(a, b)
+
+def test_fig2_content(fig2_pair):
+    r = fig2_pair[0]
+    pgd = r['attacks']['PGD']
+    assert 0 < pgd['linf'] <= EPS_LINF + 1e-6
+    assert pgd['noise_linf'] == pytest.approx(pgd['linf'], abs=1e-6)
+    t = r['tests']['PGD']
+    assert t['n_a'] == r['n_coefficients'] and t['mean_a'] == pytest.approx(pgd['change']['mean'], rel=1e-9)
+    assert 0 <= pgd['change']['share_near_zero'] <= 1
+    _check_claims(r['claims'])
+    assert [c.to_dict() for c in fig2_claims(r)] == r['claims']
+
+def test_fig3_deterministic(fig3_pair):
+    a, b = fig3_pair
+    assert _same(a, b)
+
+def test_fig3_content(fig3_pair):
+    r = fig3_pair[0]
+    for name in ('convlista', 'gaussian'):
+        blk = r['dictionaries'][name]
+        assert sum(blk['hist']['pgd']) == sum(blk['hist']['noise']) == blk['n_atoms']
+        assert blk['summary']['pgd']['mean'] == pytest.approx(1 / blk['n_atoms'], rel=1e-6)   # correlations sum to 1
+        assert blk['summary']['pgd']['max'] >= blk['summary']['pgd']['median'] >= blk['summary']['pgd']['min'] >= 0
+        for g in ('top', 'bottom', 'random'):
+            assert len(blk['spectra']['cond'][g]) == N_SUB and len(blk['spectra']['curves'][g]['mean']) == SUB_SIZE
+            # without replacement, a sub-matrix of distinct atoms; with replacement (authors' code) repeats give zeros
+            assert blk['spectra']['summary'][g]['min_sv_mean'] > 1e-6
+    assert [c['figure'] for c in r['claims']] == ['3a', '3b', '3c', '3d']
+    _check_claims(r['claims'])
+    assert [c.to_dict() for c in fig3_claims(r)] == r['claims']
+
+def test_fig3_seed_changes_numbers(fig3_pair):
+    other = run_fig3('quick', seed=1)
+    assert other['dictionaries']['convlista']['levene']['W'] != fig3_pair[0]['dictionaries']['convlista']['levene']['W']
+
+def test_fig4_not_run_without_data(tmp_path, monkeypatch):
+    monkeypatch.setenv('SPARSADV_DATA', str(tmp_path))
+    for prof in ('quick', 'paper'):
+        r = run_fig4(prof, root=tmp_path)
+        assert r['ran'] is False and r['data_present'] is False and 'Tiny ImageNet is absent' in r['reason']
+        assert r['paper_reference'] == PAPER_FIG4 and 'dictionaries' not in r
+        assert len(r['claims']) == 1 and r['claims'][0]['reproduced'] is None and r['claims'][0]['measured'] == 'not run'
+        assert '1.172' in r['claims'][0]['paper']
+        _check_claims(r['claims'], prof)
+        json.dumps(_jsonable(r))
+
+def test_registry():
+    assert set(FIGURES_IMAGES) == {'fig2', 'fig3', 'fig4'}
+    for run, plot in FIGURES_IMAGES.values(): assert callable(run) and callable(plot)
