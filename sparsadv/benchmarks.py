@@ -177,15 +177,6 @@ def main() -> None:
     more = bench_pgd(peak=ctx['gemm_float32_gflops'] * 1e9) + bench_dict_attack()
     print(format_table(more, ('task', 'solver', 'dtype', 'time_s', 'ours_faster_x', 'max_abs_diff', 'cos_to_svd', 'x_gemm_limit')))
 
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-        return get_ipython() is not None
-    except ImportError:
-        return False
-
-if __name__ == '__main__' and not _in_notebook(): main()
-
 # %% ../nbs/90_benchmarks.ipynb #c0022
 def pgd_flops(m: int, n: int, K: int, steps: int = 40) -> float:
     "FLOPs per signal of `steps` PGD steps on LISTA (forward + input gradient, weights frozen)."
@@ -234,3 +225,13 @@ def bench_dict_attack(profile=None, seed: int = 0, repeat: int = 3) -> list[dict
     task = f'Dict-Attack u_min, {m}x{n}'
     return [dict(task=task, solver='sparsadv dict_attack (eigh of D D^T)', dtype='float64', time_s=t_da, cos_to_svd=cos),
             dict(task=task, solver='numpy.linalg.svd(D)', dtype='float64', time_s=t_svd, ours_faster_x=t_svd / t_da)]
+
+# %% ../nbs/90_benchmarks.ipynb #c0025
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        return get_ipython() is not None
+    except ImportError:
+        return False
+
+if __name__ == '__main__' and not _in_notebook(): main()
