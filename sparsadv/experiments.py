@@ -18,8 +18,8 @@ from .plots import error_split_bars
 
 # %% auto #0
 __all__ = ['ALPHA', 'PAPER_FIG5', 'FIGURES', 'split_stats', 'results_dir', 'save_results', 'soft_target_ce', 'synthetic_attack',
-           'fig1_coders', 'run_fig1', 'fig1_claims', 'plot_fig1', 'run_fig5', 'fig5_claims', 'plot_fig5', 'run_fig6',
-           'fig6_claims', 'plot_fig6']
+           'authors_pgd', 'clean_residual', 'fig1_coders', 'run_fig1', 'fig1_claims', 'plot_fig1', 'run_fig5',
+           'fig5_claims', 'plot_fig5', 'run_fig6', 'fig6_claims', 'plot_fig6']
 
 # %% ../nbs/08_experiments.ipynb #c0005
 def split_stats(a_true: torch.Tensor, a_hat: torch.Tensor) -> dict:
@@ -69,6 +69,18 @@ def synthetic_attack(net, profile: str | Profile | None = None, seed: int = 0) -
     X_noise = X + equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise'))
     return D, X, A, X_pgd, delta, X_noise
 
+def authors_pgd(net, X: torch.Tensor, profile: str | Profile | None = None, seed: int = 0) -> torch.Tensor:
+    "PGD with the authors' code's objective (cross-entropy, soft targets = net's clean output), same budget and steps."
+    p = get_profile(profile)
+    with torch.no_grad(): A_clean = net(X)
+    return pgd(net, X, p.eps_l2, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, loss_fn=soft_target_ce,
+               y=A_clean, rand_init=True, seed=derive_seed(seed, 'synthetic', 'pgd'))
+
+@torch.no_grad()
+def clean_residual(net, X: torch.Tensor) -> float:
+    "Mean squared residual ||x - D net(x)||^2 over X: (B, m): the OMP tolerance 'equal to the clean LISTA error'."
+    return float(((X - net(X) @ net.D.T) ** 2).sum(1).mean())
+
 def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_tol: float) -> dict:
     "The coders of Fig 1 as functions X: (B, m) -> codes (B, n)."
     @torch.no_grad()
@@ -85,10 +97,7 @@ def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool
     net, info = get_lista(p, seed=seed, dict_seed=seed, progress=progress)
     D, X, A, X_pgd, delta, X_noise = synthetic_attack(net, p, seed)
     eps = p.eps_l2
-    with torch.no_grad(): A_lista = net(X)
-    X_ce = pgd(net, X, eps, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, loss_fn=soft_target_ce, y=A_lista,
-               rand_init=True, seed=derive_seed(seed, 'synthetic', 'pgd'))
-    omp_tol = float(((X - A_lista @ D.T) ** 2).sum(1).mean())
+    X_ce, omp_tol = authors_pgd(net, X, p, seed), clean_residual(net, X)
     inputs = {'clean': X, 'noise': X_noise, 'pgd': X_pgd}
     coders = fig1_coders(D, net, p.s, p.lasso_betas, omp_tol)
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
@@ -218,11 +227,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
     net2, info2 = get_lista(p, seed=seed + 1, dict_seed=seed, jitter=0.05, progress=progress)
     D, X, A, X_pgd, delta, X_noise = synthetic_attack(net1, p, seed)
     X_da = X + dict_attack(D, p.eps_l2)[None, :]
-    with torch.no_grad(): A1 = net1(X)
-    omp_tol = float(((X - A1 @ D.T) ** 2).sum(1).mean())
-    # the authors' code's PGD objective (cleverhans: cross-entropy, soft targets = net 1's clean output), same budget
-    X_ce = pgd(net1, X, p.eps_l2, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, loss_fn=soft_target_ce,
-               y=A1, rand_init=True, seed=derive_seed(seed, 'synthetic', 'pgd'))
+    X_ce, omp_tol = authors_pgd(net1, X, p, seed), clean_residual(net1, X)
     inputs = {'clean': X, 'noise': X_noise, 'pgd': X_pgd, 'pgd-ce': X_ce, 'da': X_da}
     def coder(net):
         @torch.no_grad()
