@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
-from .config import (cache_dir, config_hash, derive_seed, get_device, get_profile, make_generator,
+from .config import (save_atomic, cache_dir, config_hash, derive_seed, get_device, get_profile, make_generator,
                              progress_enabled, Profile)
 from .data import (IMAGE_DATASETS, check_image_dataset, check_positive_int, check_tensor, image_channels,
                            load_images)
@@ -242,11 +242,8 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
 
     def save(epoch):
         if ckpt_path is None: return
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_path.with_suffix('.tmp')
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                    'hist': hist, 'epoch': epoch}, tmp)
-        os.replace(tmp, ckpt_path)
+        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+                     'hist': hist, 'epoch': epoch}, ckpt_path)
 
     model.train()
     bar = tqdm(total=total, initial=start * per_epoch, desc='train', disable=not progress_enabled(progress),
@@ -308,9 +305,8 @@ def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress
                                 momentum=cfg['momentum'], weight_decay=cfg['weight_decay'], seed=cfg['seed'],
                                 ckpt_path=ckpt, progress=progress, augment=cfg['augment'])
         del X, y
-        tmp = final.with_suffix('.tmp')
-        torch.save({'model': {k: v.cpu() for k, v in model.state_dict().items()}, 'hist': hist, 'config': cfg}, tmp)
-        os.replace(tmp, final); ckpt.unlink(missing_ok=True)
+        save_atomic({'model': {k: v.cpu() for k, v in model.state_dict().items()}, 'hist': hist, 'config': cfg}, final)
+        ckpt.unlink(missing_ok=True)
     else:
         raise FileNotFoundError(f"no cached classifier for this configuration at {final}; call with train=True")
     model.eval()

@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'Profile', 'get_profile', 'seed_everything',
-           'make_generator', 'derive_seed', 'get_device', 'cache_dir', 'progress_enabled', 'config_hash']
+           'make_generator', 'derive_seed', 'get_device', 'cache_dir', 'progress_enabled', 'save_atomic', 'config_hash']
 
 # %% ../nbs/00_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -124,6 +124,13 @@ def progress_enabled(progress: bool | None = None) -> bool:
     "Whether to show progress bars: `progress` if given, else False when `$SPARSADV_PROGRESS` is 0/false, else True."
     if progress is not None: return bool(progress)
     return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
+
+def save_atomic(obj, path: str | Path) -> Path:
+    "torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken file."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    torch.save(obj, tmp); os.replace(tmp, path)
+    return path
 
 def config_hash(cfg: dict) -> str:
     "A short stable hash of a JSON-serialisable configuration."

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import pytorch_msssim
 from tqdm import tqdm
-from .config import cache_dir, config_hash, derive_seed, get_profile, make_generator, progress_enabled, Profile
+from .config import save_atomic, cache_dir, config_hash, derive_seed, get_profile, make_generator, progress_enabled, Profile
 from .data import check_positive_int, check_tensor, load_images
 
 # %% auto #0
@@ -235,10 +235,7 @@ def train_convlista(model: ConvLISTA, X: torch.Tensor, epochs: int, batch: int =
 
     def save(step):
         if ckpt_path is None: return
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_path.with_suffix('.tmp')
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'hist': hist, 'step': step, 'acc': acc}, tmp)
-        os.replace(tmp, ckpt_path)
+        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'hist': hist, 'step': step, 'acc': acc}, ckpt_path)
 
     model.train()
     t0 = time.perf_counter()
@@ -301,8 +298,7 @@ def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bo
     elif train:
         hist = train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'], seed=cfg['seed'],
                                ckpt_path=ckpt, X_test=Xte[:500], progress=progress)
-        tmp = final.with_suffix('.tmp'); torch.save({'model': model.state_dict(), 'hist': hist, 'config': cfg}, tmp)
-        os.replace(tmp, final); ckpt.unlink(missing_ok=True)
+        save_atomic({'model': model.state_dict(), 'hist': hist, 'config': cfg}, final); ckpt.unlink(missing_ok=True)
     else:
         raise FileNotFoundError(f"no cached ConvLISTA for this configuration at {final}; call with train=True")
     model.eval()

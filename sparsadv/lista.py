@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from tqdm import tqdm
-from .config import cache_dir, config_hash, get_profile, progress_enabled, Profile
+from .config import save_atomic, cache_dir, config_hash, get_profile, progress_enabled, Profile
 from .data import check_positive_int, check_tensor, check_unit_columns, synthetic_batch, synthetic_stream, gaussian_dictionary
 
 # %% auto #0
@@ -106,11 +106,8 @@ def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 
 
     def save(step):
         if ckpt_path is None: return
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_path.with_suffix('.tmp')
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                    'hist': hist, 'step': step}, tmp)
-        os.replace(tmp, ckpt_path)
+        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+                     'hist': hist, 'step': step}, ckpt_path)
 
     model.train()
     t0 = time.perf_counter()
@@ -166,8 +163,7 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
         hist = train_lista(model, s=cfg['s'], steps=cfg['steps'], batch=cfg['batch'], lr=cfg['lr'],
                            lr_final=cfg['lr_final'], seed=cfg['seed'], ckpt_path=ckpt, test=(Xt, At),
                            eval_every=max(cfg['steps'] // 20, 1), progress=progress)
-        tmp = final.with_suffix('.tmp'); torch.save({'model': model.state_dict(), 'hist': hist, 'config': cfg}, tmp)
-        os.replace(tmp, final); ckpt.unlink(missing_ok=True)
+        save_atomic({'model': model.state_dict(), 'hist': hist, 'config': cfg}, final); ckpt.unlink(missing_ok=True)
     else:
         raise FileNotFoundError(f"no cached LISTA for this configuration at {final}; call with train=True")
     model.eval()
