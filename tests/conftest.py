@@ -15,3 +15,13 @@ def _private_cache(tmp_path_factory):
     yield
     if old is None: os.environ.pop('SPARSADV_CACHE', None)
     else: os.environ['SPARSADV_CACHE'] = old
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    "Tiny models: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -9,13 +9,7 @@ from sparsadv.analysis import (atom_correlations, correlation_groups, submatrix_
                                gaussian_conv_dictionary_like)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny computations: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 
 def eq2_numpy(delta, D):

@@ -12,13 +12,7 @@ from sparsadv.attacks import (pgd, equal_norm_noise, per_sample_norm, parse_norm
                               EPS_L2_SYNTH, EPS_LINF_SYNTH, EPS_LINF_CLS, EPS_L2_CLS)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny models: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 
 def mlp_classifier(d=12, h=16, k=4, seed=0):

@@ -13,13 +13,7 @@ from sparsadv.data import load_images
 FAST = dict(steps=10, n_queries=100)   # fewer iterations / queries than the standard 100 / 5,000: tests stay small
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Small models: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -12,13 +12,7 @@ from sparsadv.config import make_generator
 from sparsadv.data import load_images, image_channels
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Small models: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -12,13 +12,7 @@ from sparsadv.convlista import (ConvDictionary, ConvLISTA, soft_threshold_channe
                                 evaluate_convlista, train_convlista, convlista_config, get_convlista)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny models: one thread avoids oversubscription stalls on a busy 2-core machine (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 
 def scipy_apply(W, z):
