@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
-from .config import (save_atomic, cache_dir, config_hash, derive_seed, get_device, get_profile, make_generator,
-                             progress_enabled, Profile)
+from .config import (save_atomic, save_checkpoint, load_checkpoint, cache_dir, config_hash, derive_seed,
+                             get_device, get_profile, make_generator, progress_enabled, Profile)
 from .data import (IMAGE_DATASETS, check_image_dataset, check_positive_int, check_tensor, image_channels,
                            load_images)
 
@@ -234,16 +234,12 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1 ** ((3 * k >= total) + (3 * k >= 2 * total)))
     hist = {'epoch': [], 'train_loss': [], 'train_acc': [], 'lr': [], 'seconds': 0.0}  # lr: of each epoch's last step
     start = 0
-    ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt']); sched.load_state_dict(ck['sched'])
-        hist, start = ck['hist'], ck['epoch']
+    parts = {'model': model, 'opt': opt, 'sched': sched}
+    ck = load_checkpoint(ckpt_path, parts, map_location=dev)
+    if ck is not None: hist, start = ck['hist'], ck['epoch']
 
     def save(epoch):
-        if ckpt_path is None: return
-        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                     'hist': hist, 'epoch': epoch}, ckpt_path)
+        if ckpt_path is not None: save_checkpoint(ckpt_path, parts, hist=hist, epoch=epoch)
 
     model.train()
     bar = tqdm(total=total, initial=start * per_epoch, desc='train', disable=not progress_enabled(progress),

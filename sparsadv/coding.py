@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 from .data import check_tensor, check_positive_int, check_unit_columns
+from .kernels import omp_kernel, lars_lasso_kernel
 
 # %% auto #0
 __all__ = ['omp', 'omp_sklearn', 'beta_to_sklearn_alpha', 'sklearn_alpha_to_beta', 'lasso_objective', 'lasso_gap', 'lasso',
@@ -45,6 +46,19 @@ def _argmax_nonneg(x: torch.Tensor) -> torch.Tensor:
     "Row argmax (B, 1) of x: (B, n) among its non-negative entries, via the integer view of the IEEE bit patterns."
     # non-negative floats are ordered like their bit patterns; torch's integer argmax is vectorised, its float one is not
     return x.view(_INT_OF[x.element_size()]).argmax(1, keepdim=True)
+
+def _check_backend(backend, X: torch.Tensor) -> str:
+    "The solver backend for signals X: 'numba' (compiled per-signal kernels, CPU) or 'torch' (batched, any device)."
+    if backend is None: return 'numba' if X.device.type == 'cpu' else 'torch'
+    if backend not in ('numba', 'torch'):
+        raise ValueError(f"backend={backend!r} must be None (automatic), 'numba' (CPU kernels) or 'torch' (batched, any device)")
+    if backend == 'numba' and X.device.type != 'cpu':
+        raise ValueError(f"backend='numba' runs on the CPU, but X is on {X.device}: use backend='torch' or move X to the CPU")
+    return backend
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    "A contiguous NumPy view (or copy) of a CPU tensor, for the kernels."
+    return t.detach().contiguous().numpy()
 
 def _map_chunks(fn, B: int, chunk: int | None, device: torch.device, cap: int = 1024) -> list:
     "Run fn(s0, s1) over row chunks of a batch of B signals; on a CPU the chunks run in parallel threads."
@@ -153,9 +167,10 @@ def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
 
 # %% ../nbs/02_coding.ipynb #c0008
 def omp(D: torch.Tensor, X: torch.Tensor, n_nonzero: int | None = None, tol: float | None = None,
-        chunk: int | None = None) -> torch.Tensor:
+        chunk: int | None = None, backend: str | None = None) -> torch.Tensor:
     "Batched OMP codes A: (B, n) of X: (B, m) over D: (m, n); give exactly one of `n_nonzero` or `tol` (squared residual)."
     D = _check_problem(D, X)
+    backend = _check_backend(backend, X)
     m, n = D.shape
     if (n_nonzero is None) == (tol is None):
         raise ValueError("give exactly one of n_nonzero (fixed number of atoms) or tol (squared residual norm), "
@@ -173,6 +188,11 @@ def omp(D: torch.Tensor, X: torch.Tensor, n_nonzero: int | None = None, tol: flo
     xx = X.square().sum(1)
     rows = torch.arange(B, device=X.device)
     if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
+    if backend == 'numba':
+        Gn, An, xn, On = _np(G), _np(Alpha), _np(xx), out.numpy()
+        t = -1.0 if tol is None else tol
+        _map_chunks(lambda s0, s1: omp_kernel(Gn, An[s0:s1], xn[s0:s1], n_atoms, t, On[s0:s1]), B, chunk, X.device, cap=64)
+        return out
     _map_chunks(lambda s0, s1: _omp_chunk(G, Alpha[s0:s1], xx[s0:s1], n_atoms, tol, rows[s0:s1], out),   # Alpha is overwritten
                 B, chunk, X.device)
     return out
@@ -205,9 +225,12 @@ def lasso_objective(D: torch.Tensor, X: torch.Tensor, A: torch.Tensor, beta: flo
     "Per-signal eq. 1 objective 1/2||x - D a||^2 + beta ||a||_1: (B,), computed in float64, returned in X's dtype."
     D = _check_problem(D, X); beta = _check_beta(beta)
     A = _check_codes(A, X, D)
-    D64, X64, A64 = D.double(), X.double(), A.double()
+    return _primal(D.double(), X.double(), A.double(), beta)[1].to(X.dtype)
+
+def _primal(D64, X64, A64, beta):
+    "Residuals r = X - A D^T: (B, m) and eq. 1's objective P: (B,), in the inputs' dtype (float64 here)."
     r = X64 - A64 @ D64.T
-    return (0.5 * r.square().sum(1) + beta * A64.abs().sum(1)).to(X.dtype)
+    return r, 0.5 * r.square().sum(1) + beta * A64.abs().sum(1)
 
 def _check_codes(A, X, D) -> torch.Tensor:
     check_tensor(A, 'A', ndim=2)
@@ -241,8 +264,7 @@ def lasso_gap(D: torch.Tensor, X: torch.Tensor, A: torch.Tensor, beta: float) ->
     D = _check_problem(D, X); beta = _check_beta(beta)
     A = _check_codes(A, X, D)
     D64, X64, A64 = D.double(), X.double(), A.double()
-    r = X64 - A64 @ D64.T
-    P = 0.5 * r.square().sum(1) + beta * A64.abs().sum(1)
+    r, P = _primal(D64, X64, A64, beta)
     dual = _dual_value(D64, X64, r, beta)
     nz = A64 != 0
     k = nz.sum(1)
@@ -407,12 +429,21 @@ def _lars_leave(G, R, i, M, S, z, a, d, Nr, kk):
     return left, zl
 
 # %% ../nbs/02_coding.ipynb #c0022
-def _lasso_chunks(D, X, beta, max_steps, chunk):
+def _lasso_chunks(D, X, beta, max_steps, chunk, backend):
     "Float64 codes (B, n) from the paths walked in X's dtype, their signs, relative gaps, and success (path done, KKT hold)."
     B, n = X.shape[0], D.shape[1]; dev = X.device
     G = D.T @ D
     C = X @ D
     D64, X64 = D.double(), X.double()
+    if backend == 'numba':
+        G64, C64 = (G, C) if X.dtype == torch.float64 else (D64.T @ D64, X64 @ D64)
+        Gn, Cn, G64n, C64n = _np(G), _np(C), _np(G64), _np(C64)
+        A64n, Zn, okn = np.zeros((B, n)), np.zeros((B, n)), np.zeros(B, dtype=bool)
+        _map_chunks(lambda s0, s1: lars_lasso_kernel(Gn, Cn[s0:s1], G64n, C64n[s0:s1], beta, max_steps,
+                                                     A64n[s0:s1], Zn[s0:s1], okn[s0:s1]), B, chunk, dev, cap=64)
+        A64, Z, ok = torch.from_numpy(A64n), torch.from_numpy(Zn), torch.from_numpy(okn)
+        kkt, gap, _ = _kkt(D64, X64, A64, Z, beta)
+        return A64, Z, gap, ok & kkt
     A64 = torch.zeros(B, n, dtype=torch.float64, device=dev)
     ok = torch.ones(B, dtype=torch.bool, device=dev)
     runs = _map_chunks(lambda s0, s1: [(rows + s0, *rest) for rows, *rest in _lars_chunk(G, C[s0:s1], beta, max_steps)],
@@ -438,9 +469,8 @@ def _lasso_chunks(D, X, beta, max_steps, chunk):
 
 def _kkt(D64, X64, A64, Z, beta):
     "Per-row optimality of eq. 1: signs of A equal Z on the support, |D^T r| <= beta off it; also returns the gap."
-    r = X64 - A64 @ D64.T
+    r, P = _primal(D64, X64, A64, beta)
     c = r @ D64
-    P = 0.5 * r.square().sum(1) + beta * A64.abs().sum(1)
     gap = torch.where(P > 0, (P - _dual_value(D64, X64, r, beta)) / P.clamp_min(1e-300), torch.zeros_like(P))
     on = Z != 0
     ok = (torch.sign(A64) == Z).all(1) & torch.where(on, (c - beta * Z).abs() <= 1e-6 * beta, c.abs() <= beta * (1 + 1e-7)).all(1)
@@ -465,15 +495,16 @@ def _polish(D64, X64, A64, Z, beta, rounds: int = 8):
     return A64, gap, ok
 
 def lasso(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-6, max_iter: int | None = None,
-          chunk: int | None = None) -> torch.Tensor:
+          chunk: int | None = None, backend: str | None = None) -> torch.Tensor:
     "Exact batched LASSO (eq. 1) codes A: (B, n) of X: (B, m), each certified by relative duality gap <= `tol`."
     D = _check_problem(D, X); beta = _check_beta(beta); tol = _check_tol(tol, 'tol')
+    backend = _check_backend(backend, X)
     m, n = D.shape
     max_steps = check_positive_int(max_iter, 'max_iter') if max_iter is not None else 8 * min(m, n) + 10
     B = X.shape[0]
     if B == 0: return X.new_zeros(0, n)
     if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
-    A64, Z, gap, ok = _lasso_chunks(D, X, beta, max_steps, chunk)
+    A64, Z, gap, ok = _lasso_chunks(D, X, beta, max_steps, chunk, backend)
     redo = ~ok | (gap > tol)
     if redo.any():                                       # a few active-set corrections on those signals
         idx = redo.nonzero().squeeze(1)
@@ -482,7 +513,7 @@ def lasso(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-6, max_
         redo = ~ok | (gap > tol)
     if redo.any() and X.dtype != torch.float64:          # walk these paths again in float64
         idx = redo.nonzero().squeeze(1)
-        A2, _, gap2, ok2 = _lasso_chunks(D.double(), X[idx].double(), beta, max_steps, chunk)
+        A2, _, gap2, ok2 = _lasso_chunks(D.double(), X[idx].double(), beta, max_steps, chunk, backend)
         better = ok2 & (gap2 <= torch.maximum(gap[idx], torch.full_like(gap2, tol)))
         A64[idx[better]], gap[idx[better]], ok[idx[better]] = A2[better], gap2[better], True
         redo = ~ok | (gap > tol)

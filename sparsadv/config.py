@@ -10,7 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'Profile', 'get_profile', 'seed_everything',
-           'make_generator', 'derive_seed', 'get_device', 'cache_dir', 'progress_enabled', 'save_atomic', 'config_hash']
+           'make_generator', 'derive_seed', 'get_device', 'cache_dir', 'progress_enabled', 'save_atomic',
+           'save_checkpoint', 'load_checkpoint', 'config_hash']
 
 # %% ../nbs/00_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -131,6 +132,17 @@ def save_atomic(obj, path: str | Path) -> Path:
     tmp = path.with_suffix(path.suffix + '.tmp')
     torch.save(obj, tmp); os.replace(tmp, path)
     return path
+
+def save_checkpoint(path: str | Path, parts: dict, **values) -> Path:
+    "Save the state dicts of `parts` (e.g. {'model': m, 'opt': o}) and plain `values` (history, step...) atomically."
+    return save_atomic({**{k: p.state_dict() for k, p in parts.items()}, **values}, path)
+
+def load_checkpoint(path: str | Path | None, parts: dict, map_location=None) -> dict | None:
+    "Restore `parts` from a checkpoint of save_checkpoint and return all its entries; None if path is None or missing."
+    if path is None or not Path(path).exists(): return None
+    ck = torch.load(path, map_location=map_location, weights_only=False)
+    for k, p in parts.items(): p.load_state_dict(ck[k])
+    return ck
 
 def config_hash(cfg: dict) -> str:
     "A short stable hash of a JSON-serialisable configuration."

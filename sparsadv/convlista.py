@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import pytorch_msssim
 from tqdm import tqdm
-from .config import save_atomic, cache_dir, config_hash, derive_seed, get_profile, make_generator, progress_enabled, Profile
+from .config import save_atomic, save_checkpoint, load_checkpoint, cache_dir, config_hash, derive_seed, get_profile, make_generator, progress_enabled, Profile
 from .data import check_positive_int, check_tensor, load_images
 
 # %% auto #0
@@ -227,15 +227,12 @@ def train_convlista(model: ConvLISTA, X: torch.Tensor, epochs: int, batch: int =
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist = {'epoch': [], 'train_loss': [], 'test_psnr': [], 'test_ssim': [], 'seconds': 0.0, 'steps': 0}
     start, acc = 0, [0.0, 0]    # acc: running (loss sum, batches) of the current epoch
-    ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=X.device, weights_only=False)
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
-        hist, start, acc = ck['hist'], ck['step'], ck['acc']
+    parts = {'model': model, 'opt': opt}
+    ck = load_checkpoint(ckpt_path, parts, map_location=X.device)
+    if ck is not None: hist, start, acc = ck['hist'], ck['step'], ck['acc']
 
     def save(step):
-        if ckpt_path is None: return
-        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'hist': hist, 'step': step, 'acc': acc}, ckpt_path)
+        if ckpt_path is not None: save_checkpoint(ckpt_path, parts, hist=hist, step=step, acc=acc)
 
     model.train()
     t0 = time.perf_counter()

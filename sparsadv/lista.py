@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from tqdm import tqdm
-from .config import save_atomic, cache_dir, config_hash, get_profile, progress_enabled, Profile
+from .config import save_atomic, save_checkpoint, load_checkpoint, cache_dir, config_hash, get_profile, progress_enabled, Profile
 from .data import check_positive_int, check_tensor, check_unit_columns, synthetic_batch, synthetic_stream, gaussian_dictionary
 
 # %% auto #0
@@ -98,16 +98,12 @@ def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 
         opt, lambda k: lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
     hist = {'step': [], 'train_loss': [], 'test_nmse_db': [], 'seconds': 0.0}
     start = 0
-    ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=D.device, weights_only=False)
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt']); sched.load_state_dict(ck['sched'])
-        hist, start = ck['hist'], ck['step']
+    parts = {'model': model, 'opt': opt, 'sched': sched}
+    ck = load_checkpoint(ckpt_path, parts, map_location=D.device)
+    if ck is not None: hist, start = ck['hist'], ck['step']
 
     def save(step):
-        if ckpt_path is None: return
-        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                     'hist': hist, 'step': step}, ckpt_path)
+        if ckpt_path is not None: save_checkpoint(ckpt_path, parts, hist=hist, step=step)
 
     model.train()
     t0 = time.perf_counter()
