@@ -49,11 +49,13 @@ def _argmax_nonneg(x: torch.Tensor) -> torch.Tensor:
 
 def _check_backend(backend, X: torch.Tensor) -> str:
     "The solver backend for signals X: 'numba' (compiled per-signal kernels, CPU) or 'torch' (batched, any device)."
-    if backend is None: return 'numba' if X.device.type == 'cpu' else 'torch'
+    kernel_ok = X.device.type == 'cpu' and X.dtype in (torch.float32, torch.float64)
+    if backend is None: return 'numba' if kernel_ok else 'torch'
     if backend not in ('numba', 'torch'):
         raise ValueError(f"backend={backend!r} must be None (automatic), 'numba' (CPU kernels) or 'torch' (batched, any device)")
-    if backend == 'numba' and X.device.type != 'cpu':
-        raise ValueError(f"backend='numba' runs on the CPU, but X is on {X.device}: use backend='torch' or move X to the CPU")
+    if backend == 'numba' and not kernel_ok:
+        raise ValueError(f"backend='numba' runs on float32/float64 CPU tensors, but X is {X.dtype} on {X.device}: "
+                         "use backend='torch' (or None), or convert X with X.float().cpu()")
     return backend
 
 def _np(t: torch.Tensor) -> np.ndarray:

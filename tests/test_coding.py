@@ -172,6 +172,14 @@ def test_beta_alpha_conversion():
     assert torch.allclose(m * sk_obj, lasso_objective(D.double(), X.double(), a, beta))
 
 
+def test_backend_choice_half_precision():
+    "Automatic backend: float16 signals (which the kernels do not take) go to the batched torch version."
+    D, A, X = problem(m=30, n=60, s=3, B=20, noise=0.0)
+    a = omp(D.half(), X.half(), n_nonzero=3)
+    assert a.dtype == torch.float16 and same_support(a, A).float().mean() >= 0.9
+    assert lasso(D.half(), X.half(), 0.05).dtype == torch.float16
+
+
 def test_backends_agree():
     "The compiled kernels and the batched torch version walk the same paths: same supports, same values in float64."
     D, A, X = problem(m=80, n=160, s=12, B=150, seed=21)
@@ -226,6 +234,7 @@ def test_bad_input():
         (lambda: omp(2 * D, X, n_nonzero=3), 'unit-norm'),
         (lambda: omp(D, X, n_nonzero=3, backend='cuda'), "backend='cuda' must be"),
         (lambda: lasso(D, X, 0.1, backend='fast'), "backend='fast' must be"),
+        (lambda: omp(D.half(), X.half(), n_nonzero=3, backend='numba'), "float32/float64 CPU tensors"),
         (lambda: lasso(D, X, 0.0), 'beta=0'),
         (lambda: lasso(D, X, -1.0), 'beta=-1'),
         (lambda: lasso(D, X, 0.1, tol=-1.0), 'tol'),
