@@ -240,9 +240,9 @@ def _check_codes(A, X, D) -> torch.Tensor:
         raise ValueError(f"A must have shape (B, n) = {(X.shape[0], D.shape[1])}, got {tuple(A.shape)}")
     return A.to(device=X.device)
 
-def _dual_value(D64, X64, r, beta):
-    "Dual value of the residual r scaled into the feasible set {||D^T theta||_inf <= beta}."
-    cmax = (r @ D64).abs().amax(1)
+def _dual_value(D64, X64, r, beta, c=None):
+    "Dual value of the residual r scaled into the feasible set {||D^T theta||_inf <= beta}; c = r @ D64 if known."
+    cmax = (r @ D64 if c is None else c).abs().amax(1)
     sc = torch.where(cmax > beta, beta / cmax.clamp_min(1e-300), torch.ones_like(cmax))
     th = r * sc.unsqueeze(1)
     return (th * X64).sum(1) - 0.5 * th.square().sum(1)
@@ -473,7 +473,7 @@ def _kkt(D64, X64, A64, Z, beta):
     "Per-row optimality of eq. 1: signs of A equal Z on the support, |D^T r| <= beta off it; also returns the gap."
     r, P = _primal(D64, X64, A64, beta)
     c = r @ D64
-    gap = torch.where(P > 0, (P - _dual_value(D64, X64, r, beta)) / P.clamp_min(1e-300), torch.zeros_like(P))
+    gap = torch.where(P > 0, (P - _dual_value(D64, X64, r, beta, c)) / P.clamp_min(1e-300), torch.zeros_like(P))
     on = Z != 0
     ok = (torch.sign(A64) == Z).all(1) & torch.where(on, (c - beta * Z).abs() <= 1e-6 * beta, c.abs() <= beta * (1 + 1e-7)).all(1)
     return ok, gap, c
