@@ -11,6 +11,9 @@ __all__ = ['smallest_left_singular', 'dict_attack', 'conv_gram_operator', 'conv_
            'conv_gram', 'class_pair_directions', 'class_pair_attack']
 
 # %% ../nbs/04b_dict_attack.ipynb #c0004
+import numpy as np
+import scipy.linalg
+
 def _fix_sign(u: torch.Tensor) -> torch.Tensor:
     "Flip u: (m,) so that its entry of largest magnitude is positive (a fixed sign convention)."
     return u if u[u.abs().argmax()] >= 0 else -u
@@ -22,21 +25,24 @@ def smallest_left_singular(D: torch.Tensor) -> tuple[torch.Tensor, float]:
     if m > n:
         raise ValueError(f"D has shape {tuple(D.shape)}: Dict-Attack needs a wide or square dictionary (m <= n), "
                          "otherwise some perturbations have no exact code; pass D with atoms as columns")
-    G = D.double() @ D.double().T                 # (m, m)
-    evals, evecs = torch.linalg.eigh(G)           # ascending
-    return _fix_sign(evecs[:, 0]).to(D.dtype), math.sqrt(max(evals[0].item(), 0.0))
+    G = (D.double() @ D.double().T).cpu().numpy()                 # (m, m)
+    evals, evecs = scipy.linalg.eigh(G, subset_by_index=[0, 0])    # only the smallest eigenpair (LAPACK ?syevr)
+    u = torch.from_numpy(evecs[:, 0]).to(D.device)
+    return _fix_sign(u).to(D.dtype), math.sqrt(max(float(evals[0]), 0.0))
+
+def _check_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"eps={eps!r} must be a positive finite number (the l2 norm of the perturbation)")
+    return float(eps)
 
 def dict_attack(D: torch.Tensor, eps: float) -> torch.Tensor:
     "The universal Dict-Attack perturbation delta = eps * u_min: (m,) for the dictionary D: (m, n) (eq. 3, row space)."
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps={eps!r} must be a positive finite number (the l2 norm of the perturbation)")
+    eps = _check_eps(eps)
     u, _ = smallest_left_singular(D)
     return eps * u
 
 # %% ../nbs/04b_dict_attack.ipynb #c0010
 import time, tracemalloc, warnings
-import numpy as np
-import scipy.linalg
 import scipy.sparse.linalg as spla
 from .config import make_generator
 from .convlista import ConvDictionary
@@ -48,11 +54,6 @@ def _image_shape(image_shape, dictionary) -> tuple[int, int, int]:
     if image_shape[0] != dictionary.in_channels:
         raise ValueError(f"image_shape has C={image_shape[0]} channels but the dictionary has {dictionary.in_channels}")
     return tuple(int(v) for v in image_shape)
-
-def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps={eps!r} must be a positive finite number (the l2 norm of the perturbation)")
-    return float(eps)
 
 def conv_gram_operator(dictionary: ConvDictionary, image_shape, normalize: str | None = 'atoms'):
     "The map x: (B, C*H*W) float64 -> D~ D~^T x for the (normalised) convolutional dictionary, as a torch function."
