@@ -32,9 +32,10 @@ install: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev_export
 
-# The book executes every notebook; warnings are errors (-W) and a failing cell fails the build.
+# The book executes every notebook on every build (--all: otherwise Sphinx keeps the pages whose source did not
+# change, even from a build at another profile); warnings are errors (-W) and a failing cell fails the build.
 book: export
-	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build -W -n --keep-going .
+	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo "The book is at $(abspath _build/html/index.html)"
 
 # Tests run at the quick profile. They do not export first: one test checks that the committed package is
