@@ -56,3 +56,20 @@ def test_cli_reproduce(tmp_path):
     assert 'Fig' in r.stdout and 'results:' in r.stdout
     bad = subprocess.run([str(exe), 'reproduce', 'fig1', '--profile', 'huge'], capture_output=True, text=True)
     assert bad.returncode != 0 and 'huge' in bad.stderr
+
+
+def test_fig1_fixed_sparsity_note_follows_the_numbers(tmp_path):
+    r = _run_fresh(tmp_path, 'n', lambda: run_fig1('quick', seed=0, progress=False))
+    fake = json.loads(json.dumps(_jsonable(r)))
+    tol_name, fixed_name = list(fake['split'])[1:3]                # LISTA, OMP (tolerance), OMP (s = ...), LASSO x2
+    t = fake['tests'][fixed_name]
+    t['mean_a'], t['mean_b'], t['p'] = 0.02, 0.016, 1e-4          # a small but detected gap: not reproduced
+    fake['lista']['test_nmse_db'] = -12.0
+    claim = fig1_claims(fake)[2]
+    assert claim.reproduced is False and '-12.0 dB, short of' in claim.note
+    fake['lista']['test_nmse_db'] = -31.4
+    claim = fig1_claims(fake)[2]
+    assert 'well trained (-31.4 dB)' in claim.note and '0.004' in claim.note and f"{t['n_a']} signals" in claim.note
+    t['p'] = 0.6                                                  # indistinguishable and lower: reproduced, no note
+    fake['split'][fixed_name]['pgd']['total'] = 0.5 * fake['split'][tol_name]['pgd']['total']
+    assert fig1_claims(fake)[2].note == ''
