@@ -27,8 +27,14 @@ def test_run_fig1_same_seed_same_numbers(tmp_path):
     assert r3['split']['LISTA']['pgd']['total'] != r1['split']['LISTA']['pgd']['total']
 
 
-def test_fig1_results_are_consistent(tmp_path):
-    r = _run_fresh(tmp_path, 'c', lambda: run_fig1('quick', seed=0, progress=False))
+@pytest.fixture(scope='module')
+def fig1_seed0(tmp_path_factory):
+    "One fresh quick run of Fig 1 (seed 0), shared by the tests that only read it."
+    return _run_fresh(tmp_path_factory.mktemp('fig1'), 'c', lambda: run_fig1('quick', seed=0, progress=False))
+
+
+def test_fig1_results_are_consistent(fig1_seed0):
+    r = fig1_seed0
     for coder, conds in r['split'].items():
         for cond, v in conds.items():
             assert abs(v['excess'] + v['missing'] + v['in_support'] - v['total']) <= 1e-4 * max(1.0, v['total'])
@@ -58,9 +64,8 @@ def test_cli_reproduce(tmp_path):
     assert bad.returncode != 0 and 'huge' in bad.stderr
 
 
-def test_fig1_fixed_sparsity_note_follows_the_numbers(tmp_path):
-    r = _run_fresh(tmp_path, 'n', lambda: run_fig1('quick', seed=0, progress=False))
-    fake = json.loads(json.dumps(_jsonable(r)))
+def test_fig1_fixed_sparsity_note_follows_the_numbers(fig1_seed0):
+    fake = json.loads(json.dumps(_jsonable(fig1_seed0)))
     tol_name, fixed_name = list(fake['split'])[1:3]                # LISTA, OMP (tolerance), OMP (s = ...), LASSO x2
     t = fake['tests'][fixed_name]
     t['mean_a'], t['mean_b'], t['p'] = 0.02, 0.016, 1e-4          # a small but detected gap: not reproduced
