@@ -10,13 +10,18 @@ export SPARSADV_PROFILE
 # before torch is imported, so it is set here for every process the targets start.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test install export clean bench help
+.PHONY: book test install export clean bench help screenshots check-book
+# Notebooks the book build executes at once (book/execute.py); each gets cores / BOOK_JOBS threads.
+BOOK_JOBS ?= 2
+# e.g. BOOK_EXECUTE_FLAGS=--record: keep this build's times in book/timings.json (shown on the performance page)
+BOOK_EXECUTE_FLAGS ?=
 
 help:
 	@echo "make book     build the Jupyter Book (executes every chapter at SPARSADV_PROFILE=$(SPARSADV_PROFILE))"
 	@echo "make test     run every notebook (nbdev_test, quick profile) and tests/ under pytest"
 	@echo "make bench    print the benchmark table (python -m sparsadv.benchmarks)"
 	@echo "make export   regenerate sparsadv/ from nbs/ (after editing a notebook)"
+	@echo "make screenshots  full-page PNGs of the built book in _build/screenshots (needs Chromium)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +37,22 @@ install: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev_export
 
-# The book executes every notebook on every build (--all: otherwise Sphinx keeps the pages whose source did not
-# change, even from a build at another profile); warnings are errors (-W) and a failing cell fails the build.
+# The book executes every notebook on every build: book/execute.py runs them BOOK_JOBS at a time into an emptied
+# jupyter-cache, then Jupyter Book renders every page from it (--all: otherwise Sphinx keeps the pages whose source
+# did not change, even from a build at another profile). Warnings are errors (-W), a failing cell fails the build,
+# and book/check_html.py fails it when a page does not read well (raw markdown tables, CDN math, noise in outputs).
 book: export
+	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python book/execute.py --jobs $(BOOK_JOBS) $(BOOK_EXECUTE_FLAGS)
 	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build --all -W -n --keep-going .
+	$(BIN)/python book/check_html.py _build/html
 	@echo "The book is at $(abspath _build/html/index.html)"
+
+check-book: $(STAMP)
+	$(BIN)/python book/check_html.py _build/html
+
+# Look at the book as a reader does: one full-page PNG per page (headless Chromium; Debian: apt-get install chromium).
+screenshots: $(STAMP)
+	$(BIN)/python book/screenshots.py _build/html --out _build/screenshots
 
 # Tests run at the quick profile. They do not export first: one test checks that the committed package is
 # exactly what nbdev_export makes from the notebooks.

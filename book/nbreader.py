@@ -5,6 +5,7 @@ MyST-NB calls `read(text)` for every `.ipynb` (see `nb_custom_formats` in `_conf
 - strips every `#|` directive line from the code shown on the page;
 - maps `#| hide` to the `remove-cell` tag (executed, not shown), `#| echo: false` to `remove-input`,
   `#| output: false` to `remove-output`;
+- turns `#| fig-cap: text` (nbdev's / Quarto's figure caption) into a MyST-NB figure caption for the cell's image;
 - marks cells flagged `gpu` or `slow` (nbdev's `tst_flags`) and `#| eval: false` cells `skip-execution`,
   with a visible note saying why they did not run in this build.
 """
@@ -53,6 +54,8 @@ def transform(nb):
             why = (f"needs a GPU or a long run (flag `{flags[0]}`)" if flags else "is marked not to be evaluated")
             cells.append(_note(f"The next cell {why}; it was **not executed** in this build. "
                                "Run the notebook on a GPU (e.g. Colab, `SPARSADV_PROFILE=paper`) to execute it."))
+        caps = [d.split(':', 1)[1].strip().strip('"\'') for d in directives if d.replace(' ', '').startswith('fig-cap:')]
+        if caps: cell.metadata['mystnb'] = {'figure': {'caption': caps[0]}}
         cell.source = body
         if tags: cell.metadata['tags'] = sorted(set(tags))
         cells.append(cell)

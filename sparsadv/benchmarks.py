@@ -12,9 +12,11 @@ from .coding import omp, omp_sklearn, lasso, lasso_sklearn, lasso_gap
 
 # %% auto #0
 __all__ = ['COLUMNS', 'best_of', 'gemm_peak', 'bench_problem', 'omp_flops', 'lasso_flops', 'bench_omp', 'bench_lasso',
-           'format_table', 'check_targets', 'run_all', 'main', 'pgd_flops', 'bench_pgd', 'bench_dict_attack']
+           'bench_table', 'format_table', 'check_targets', 'run_all', 'main', 'pgd_flops', 'bench_pgd',
+           'bench_dict_attack']
 
 # %% ../nbs/90_benchmarks.ipynb #c0005
+from .report import Table
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     "Best wall time in seconds of `repeat` calls of fn() (time.perf_counter), and the last result."
     times, out = [], None
@@ -128,16 +130,13 @@ def bench_lasso(prob: dict, peak: float, betas: tuple[float, ...] = (0.025, 0.01
 # %% ../nbs/90_benchmarks.ipynb #c0015
 COLUMNS = ('task', 'solver', 'dtype', 'time_s', 'ours_faster_x', 'same_support_as_sklearn', 'gap_max', 'gap_median', 'x_gemm_limit')
 
+def bench_table(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> Table:
+    "Benchmark rows as a `Table` (HTML in the book, aligned text in a terminal; missing entries as a dash)."
+    return Table([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+
 def format_table(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
-    "A plain-text table of benchmark rows (missing entries left blank)."
-    def fmt(v):
-        if v is None: return ''
-        if isinstance(v, float): return f'{v:.3g}' if (abs(v) >= 1e-3 or v == 0) else f'{v:.1e}'
-        return str(v)
-    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    w = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(columns)]
-    line = lambda xs: '  '.join(x.ljust(w[i]) for i, x in enumerate(xs)).rstrip()
-    return '\n'.join([line(columns), line(['-' * v for v in w])] + [line(x) for x in cells])
+    "A plain-text table of benchmark rows."
+    return str(bench_table(rows, columns))
 
 def check_targets(rows: list[dict]) -> list[str]:
     "One line per target: the measured value, the target, and whether it is met."

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
+from .report import Table
 
 # %% auto #0
-__all__ = ['Claim', 'verdict', 'claims_markdown', 'load_claims']
+__all__ = ['Claim', 'verdict', 'claims_table', 'claims_markdown', 'load_claims']
 
 # %% ../nbs/06_claims.ipynb #c0004
 @dataclass
@@ -31,16 +32,16 @@ def verdict(c: Claim) -> str:
     "A short verdict word for a claim."
     return {True: 'reproduced', False: 'not reproduced', None: 'not tested'}[c.reproduced]
 
-def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
-    "A markdown table of claims (render with IPython.display.Markdown)."
+def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
+    "The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured."
     cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Note']
-    esc = lambda s: str(s).replace('|', '\\|').replace('\n', ' ')
-    rows = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
-    for c in claims:
-        cells = [c.figure, c.claim, c.paper, c.measured, c.test, f'**{verdict(c)}**'] + \
-                ([c.profile] if with_profile else []) + [c.note]
-        rows.append('| ' + ' | '.join(esc(x) for x in cells) + ' |')
-    return '\n'.join(rows)
+    rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.note]
+            for c in claims]
+    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'})
+
+def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
+    "The claims as a markdown table (verdicts in bold)."
+    return claims_table(claims, with_profile).to_markdown()
 
 def load_claims(paths) -> list[Claim]:
     "Claims from result JSON files (each with a 'claims' list)."

@@ -14,6 +14,8 @@ from .lista import get_lista
 from .attacks import pgd, equal_norm_noise
 from .stats import ttest
 from .claims import Claim
+from .report import fmt
+from .plots import PAGE_WIDTH
 from .plots import error_split_bars
 
 # %% auto #0
@@ -116,7 +118,6 @@ def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool
 ALPHA = 0.01  # significance level for "the paper's difference is there"
 WELL_TRAINED_DB = -30.0  # test NMSE of the well-trained LISTA that the Fig 1a fixed-sparsity claim needs (PAPER_SPEC)
 
-def _fmt_p(p: float) -> str: return f'{p:.2g}'
 
 def _fixed_sparsity_note(r: dict, t_fixed: dict, t_tol: dict) -> str:
     "Why the fixed-sparsity claim of Fig 1a did not reproduce, from the measured numbers."
@@ -136,7 +137,7 @@ def fig1_claims(r: dict) -> list[Claim]:
     def direction(name):  # PGD error above noise error, significantly
         t = tt[name]; return t['mean_a'] > t['mean_b'] and t['p'] < ALPHA
     def meas(name):
-        t = tt[name]; return f"PGD {t['mean_a']:.3g} vs noise {t['mean_b']:.3g}, p = {_fmt_p(t['p'])}"
+        t = tt[name]; return f"PGD {t['mean_a']:.3g} vs noise {t['mean_b']:.3g}, p = {fmt(t['p'], 'p')}"
     out = [Claim('1c', 'On LISTA, PGD gives a larger code error than equal-norm noise', 'p very small',
                  meas(lista), f'Welch t-test on per-signal totals, PGD > noise, p < {ALPHA}', direction(lista), prof),
            Claim('1a', 'Transferred to OMP with a residual tolerance, PGD beats noise', 'PGD > noise, p small',
@@ -162,7 +163,7 @@ def fig1_claims(r: dict) -> list[Claim]:
 
 def plot_fig1(r: dict):
     "The Fig 1 error-split bars from run_fig1 results (panels: LISTA, OMP x2, LASSO x2)."
-    return error_split_bars(r['split'], ncols=5, panel_width=2.9,
+    return error_split_bars(r['split'], ncols=3,
                             title=f"Fig 1 at profile '{r['profile']['name']}' (m={r['profile']['m']}, n={r['profile']['n']}, "
                                   f"s={r['profile']['s']}, eps={r['eps']:.3g})")
 
@@ -206,25 +207,26 @@ def fig5_claims(r: dict) -> list[Claim]:
     return [
         Claim('5a', 'The LASSO code of the PGD perturbation has more and larger nonzeros than that of noise',
               'qualitative (histogram)',
-              f"nonzeros per perturbation {tc['mean_a']:.3g} vs {tc['mean_b']:.3g} (p = {_fmt_p(tc['p'])}); "
+              f"nonzeros per perturbation {tc['mean_a']:.3g} vs {tc['mean_b']:.3g} (p = {fmt(tc['p'], 'p')}); "
               f"mean |nonzero| {r['nonzeros']['pgd']['mean_abs']:.3g} vs {r['nonzeros']['noise']['mean_abs']:.3g}",
               f'more nonzeros (t-test p < {ALPHA}) and a larger mean magnitude', bool(more and larger), prof),
         Claim('5b', 'The code energy of the PGD perturbation is higher than that of noise',
               f"{PAPER_FIG5['pgd']} vs {PAPER_FIG5['noise']} (ratio {paper_ratio:.2f})",
-              f"{te['mean_a']:.3g} vs {te['mean_b']:.3g} (ratio {r['energy_ratio']:.2f}), p = {_fmt_p(te['p'])}",
+              f"{te['mean_a']:.3g} vs {te['mean_b']:.3g} (ratio {r['energy_ratio']:.2f}), p = {fmt(te['p'], 'p')}",
               f'higher mean energy, t-test p < {ALPHA}; compare the ratio (absolute energies depend on the dictionary '
               'size and eps)', bool(te['mean_a'] > te['mean_b'] and te['p'] < ALPHA), prof)]
 
 def plot_fig5(r: dict):
     "Fig 5: histograms of the nonzero LASSO coefficients (a) and of the code energies (b), PGD vs noise."
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.6))
     for ax, bins, data, xlabel in ((axes[0], r['nonzero_bins'], {k: v['hist'] for k, v in r['nonzeros'].items()}, '|nonzero coefficient|'),
                                    (axes[1], r['energy_bins'], {k: v['hist'] for k, v in r['energy'].items()}, r'code energy $\|\alpha(\delta)\|^2$')):
         for (name, counts), color in zip(data.items(), ('#d95f02', '#7570b3')):
             ax.stairs(counts, bins, label=name, color=color, linewidth=1.5)
         ax.set_xlabel(xlabel); ax.set_ylabel('count'); ax.legend(); ax.grid(alpha=0.3)
     axes[0].set_title('(a) nonzero coefficients'); axes[1].set_title('(b) energy per perturbation')
+    axes[1].set_ylabel('')
     fig.suptitle(f"Fig 5 at profile '{r['profile']['name']}' (LASSO beta = {r['beta']:.3g})")
     fig.tight_layout()
     return fig
@@ -270,7 +272,7 @@ def fig6_claims(r: dict) -> list[Claim]:
     drop_inc = 1 - inc(n2, 'pgd') / inc(n1, 'pgd') if inc(n1, 'pgd') > 0 else float('nan')
     beats = {c: tt[c]['da_vs_pgd']['mean_a'] > tt[c]['da_vs_pgd']['mean_b'] and tt[c]['da_vs_pgd']['p'] < ALPHA
              for c in (o, l_hi, l_lo)}
-    fmt = lambda c: f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} (p = {_fmt_p(tt[c]['da_vs_pgd']['p'])})"
+    da_line = lambda c: f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} (p = {fmt(tt[c]['da_vs_pgd']['p'], 'p')})"
     # the same claims with the authors' code's PGD objective (cross-entropy), reported in the notes
     da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
     drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')
@@ -290,13 +292,13 @@ def fig6_claims(r: dict) -> list[Claim]:
               'a drop of 10-30% in total error or in the increase over clean',
               bool(0.10 <= drop_total <= 0.30 or 0.10 <= drop_inc <= 0.30), prof,
               f"{ce_note}: drop {drop_ce:.1%} in total error, {drop_inc_ce:.1%} in the increase over clean"),
-        Claim('6c', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(fmt(c) for c in (o, l_hi, l_lo)),
+        Claim('6c', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_hi, l_lo)),
               f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and both LASSO betas', bool(all(beats.values())), prof,
               "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none'))]
 
 def plot_fig6(r: dict):
     "Fig 6 error-split bars (panels: LISTA 1, LISTA 2, OMP, LASSO x2; bars: clean, noise, PGD, DA)."
-    return error_split_bars(r['split'], ncols=5, panel_width=3.0,
+    return error_split_bars(r['split'], ncols=3,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
 
 # %% ../nbs/08_experiments.ipynb #c0015

@@ -14,7 +14,9 @@ from .analysis import (atom_correlations, correlation_groups, submatrix_spectra,
                                gaussian_conv_dictionary_like)
 from .stats import ttest, levene_test, summary
 from .claims import Claim
-from .experiments import ALPHA, _fmt_p
+from .experiments import ALPHA
+from .report import fmt
+from .plots import PAGE_WIDTH
 
 # %% auto #0
 __all__ = ['EPS_LINF', 'EPS_L2', 'NEAR_ZERO_REL', 'N_SCATTER', 'TOP_K', 'N_SUB', 'SUB_SIZE', 'N_BINS', 'AA_SETTINGS',
@@ -123,7 +125,7 @@ def fig2_claims(r: dict) -> list[Claim]:
         ratio = t['mean_a'] / t['mean_b'] if t['mean_b'] > 0 else float('inf')
         out.append(Claim('2', f'{name} moves the sparse code far more than noise of the same l_inf magnitude',
                          'p very small', f"mean |dz| {t['mean_a']:.3g} vs noise {t['mean_b']:.3g} (x{ratio:.3g}), "
-                         f"p = {_fmt_p(t['p'])}, over {t['n_a']} coefficients",
+                         f"p = {fmt(t['p'], 'p')}, over {t['n_a']} coefficients",
                          f'Welch t-test over coefficients, attack > noise, p < {ALPHA}', bool(ok), prof, fooled))
         sh, shn = a['change']['share_near_zero'], a['noise_change']['share_near_zero']
         out.append(Claim('2', f'The change {name} makes is largest where the clean coefficient is near zero',
@@ -211,7 +213,7 @@ def run_fig3(profile: str | Profile | None = None, seed: int = 0, progress: bool
 def _lev(blk: dict) -> str:
     lv, s = blk['levene'], blk['summary']
     return (f"sd PGD {lv['sd_a']:.3g} vs noise {lv['sd_b']:.3g}; max {s['pgd']['max']:.3g} vs {s['noise']['max']:.3g} "
-            f"(uniform {blk['uniform']:.3g}); Levene p = {_fmt_p(lv['p'])}")
+            f"(uniform {blk['uniform']:.3g}); Levene p = {fmt(lv['p'], 'p')}")
 
 def _conds(sp: dict) -> str:
     return ', '.join(f"{k} {v['cond_median']:.3g}" for k, v in sp['summary'].items())
@@ -233,13 +235,13 @@ def fig3_claims(r: dict, figure: str = '3') -> list[Claim]:
               'Levene p very small', _lev(cv), f'Levene (median) test, sd PGD > sd noise, p < {ALPHA}', bool(wider), prof),
         Claim(f'{figure}b', 'Atoms most correlated with PGD form worse-conditioned sub-matrices than the least correlated, which are worse than random atoms',
               'top > bottom > random (condition)', f"median condition number: {_conds(cv['spectra'])}; Mann-Whitney p "
-              f"top>bottom {_fmt_p(st['top_gt_bottom_p'])}, bottom>random {_fmt_p(st['bottom_gt_random_p'])}",
+              f"top>bottom {fmt(st['top_gt_bottom_p'], 'p')}, bottom>random {fmt(st['bottom_gt_random_p'], 'p')}",
               f'median condition numbers ordered top > bottom > random and one-sided Mann-Whitney p < {ALPHA} for both steps',
               bool(order and sig), prof, '' if order else 'the measured order differs from the paper\'s'),
         Claim(f'{figure}c', 'Under a Gaussian dictionary of the same size, PGD spreads narrower than noise',
               'PGD narrower than noise', _lev(gs), f'Levene (median) test, sd PGD < sd noise, p < {ALPHA}', bool(narrower), prof),
         Claim(f'{figure}d', 'Under a Gaussian dictionary, top / bottom / random sub-matrices do not differ',
-              'no difference', f"median condition number: {_conds(gs['spectra'])}; Kruskal-Wallis p = {_fmt_p(kp)}",
+              'no difference', f"median condition number: {_conds(gs['spectra'])}; Kruskal-Wallis p = {fmt(kp, 'p')}",
               'Kruskal-Wallis on the 3 x 50 condition numbers, p > 0.05', bool(kp > 0.05), prof),
     ]
 
@@ -292,21 +294,23 @@ def plot_fig2(r: dict):
     "Fig 2 from run_fig2 results: the image, then per attack a scatter |z_clean| vs |z_pert - z_clean| with noise overlaid."
     import matplotlib.pyplot as plt
     names = list(r['attacks'])
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(3.2 + 4.2 * len(names), 3.6),
-                             gridspec_kw=dict(width_ratios=[0.75] + [1] * len(names)))
+    nrows = int(np.ceil((len(names) + 1) / 2))
+    fig, axes = plt.subplots(nrows, 2, figsize=(PAGE_WIDTH, 3.6 * nrows + 0.5), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(names) + 1:]: ax.axis('off')
     img = np.asarray(r['image'])
     axes[0].imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap='gray', vmin=0, vmax=1)
-    axes[0].set_title(f"test image {r['image_index']} (label {r['label']})", fontsize=9); axes[0].axis('off')
+    axes[0].set_title(f"test image {r['image_index']} (label {r['label']})"); axes[0].axis('off')
     c = np.asarray(r['scatter']['clean_abs'])
     for ax, name in zip(axes[1:], names):
         a, n = r['attacks'][name], r['tests'][name]
         ax.scatter(c, r['scatter'][name], s=4, alpha=0.5, label=f"{name} (pred {a['pred']})", color='C3')
         ax.scatter(c, r['scatter'][f'noise ({name})'], s=4, alpha=0.5, label='noise, same l_inf', color='C0')
         ax.set_xlabel('|z_clean|'); ax.set_ylabel('|z_pert - z_clean|')
-        ttl = f"{name}: l_inf {a['linf'] * 255:.1f}/255" + (f", t-test p = {n['p']:.2g}" if n else ' (no adversarial found)')
-        ax.set_title(ttl, fontsize=9); ax.legend(fontsize=8, markerscale=3); ax.grid(alpha=0.3)
-    fig.suptitle(f"Fig 2 at profile '{r['profile']['name']}': ConvLISTA code change per coefficient "
-                 f"({len(c)} of {r['n_coefficients']} coefficients shown)", fontsize=10)
+        ttl = f"{name}: l_inf {a['linf'] * 255:.1f}/255\n" + (f"t-test p = {fmt(n['p'], 'p')}" if n else '(no adversarial found)')
+        ax.set_title(ttl); ax.legend(fontsize='small', markerscale=3); ax.grid(alpha=0.3)
+    fig.suptitle(f"Fig 2 at profile '{r['profile']['name']}': ConvLISTA code change\n"
+                 f"({len(c):,} of {r['n_coefficients']:,} coefficients shown)")
     fig.tight_layout()
     return fig
 
@@ -316,28 +320,28 @@ def _plot_hist(ax, blk: dict, title: str):
         h = np.asarray(blk['hist'][key], float)
         ax.bar(mid, h / h.sum() / w, width=w, alpha=0.5, color=col, label='PGD' if key == 'pgd' else 'noise')
     ax.axvline(blk['uniform'], color='k', lw=0.8, ls='--', label='uniform 1/n')
-    ax.set_xlabel('atom correlation (eq. 2)'); ax.set_ylabel('density'); ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8); ax.ticklabel_format(axis='x', style='sci', scilimits=(0, 0))
+    ax.set_xlabel('atom correlation (eq. 2)'); ax.set_ylabel('density'); ax.set_title(title)
+    ax.legend(fontsize='small'); ax.ticklabel_format(axis='x', style='sci', scilimits=(0, 0))
 
 def _plot_spectra(ax, sp: dict, title: str):
     for k, col in zip(sp['curves'], ('C3', 'C0', 'C2')):
         cur = sp['curves'][k]; i = np.arange(1, len(cur['mean']) + 1)
-        ax.plot(i, cur['mean'], color=col, label=f"{k} (median cond {sp['summary'][k]['cond_median']:.3g})")
+        ax.plot(i, cur['mean'], color=col, label=f"{k} (median cond. {fmt(sp['summary'][k]['cond_median'])})")
         ax.fill_between(i, cur['p10'], cur['p90'], color=col, alpha=0.15)
     ax.set_yscale('log'); ax.set_xlabel('singular value index'); ax.set_ylabel('singular value')
-    ax.set_title(title, fontsize=9); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    ax.set_title(title); ax.legend(fontsize='x-small'); ax.grid(alpha=0.3)
 
 def plot_fig3(r: dict):
     "Fig 3 (a-d) from run_fig3 (or a run Fig 4) results: correlation histograms and sub-matrix spectra for both dictionaries."
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.2))
+    fig, axes = plt.subplots(2, 2, figsize=(PAGE_WIDTH, 8))
     lab = r['figure'][-1]
     for row, (name, ttl) in enumerate((('convlista', 'ConvLISTA dictionary'), ('gaussian', 'Gaussian dictionary'))):
         blk = r['dictionaries'][name]
-        _plot_hist(axes[row, 0], blk, f"({'ac'[row]}) {ttl}: Levene p = {blk['levene']['p']:.2g}")
-        _plot_spectra(axes[row, 1], blk['spectra'], f"({'bd'[row]}) {ttl}: {N_SUB} sub-matrices of {SUB_SIZE} atoms")
-    fig.suptitle(f"Fig {lab} at profile '{r['profile']['name']}': {r['n_perturbations']} l2 PGD perturbations "
-                 f"(eps 128/255) on {r['dataset']}", fontsize=10)
+        _plot_hist(axes[row, 0], blk, f"({'ac'[row]}) {ttl}\nLevene p = {fmt(blk['levene']['p'], 'p')}")
+        _plot_spectra(axes[row, 1], blk['spectra'], f"({'bd'[row]}) {ttl}\n{N_SUB} sub-matrices of {SUB_SIZE} atoms")
+    fig.suptitle(f"Fig {lab} at profile '{r['profile']['name']}': {r['n_perturbations']} l2 PGD\n"
+                 f"perturbations (eps 128/255) on {r['dataset']}")
     fig.tight_layout()
     return fig
 
@@ -346,17 +350,17 @@ def plot_fig4(r: dict):
     if r['ran']: return plot_fig3(r)
     import matplotlib.pyplot as plt
     ref = r['paper_reference']
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.8))
     rows = [('PGD, data dict.', ref['pgd_data_dictionary'], 'C3'), ('noise, data dict.', ref['noise_data_dictionary'], 'C0'),
             ('PGD, random dict.', ref['pgd_random_dictionary'], 'C2')]
     for y, (name, d, col) in enumerate(rows):
         lo = d.get('min', ref['uniform']); hi = d['max']
         ax.plot([lo, hi], [y, y], color=col, lw=6, alpha=0.6, solid_capstyle='butt')
-        ax.text(hi, y + 0.18, f"max {hi}", fontsize=8, color=col)
+        ax.text(hi, y + 0.18, f"max {hi}", fontsize='small', color=col)
     ax.axvline(ref['uniform'], color='k', ls='--', lw=0.8, label=f"uniform {ref['uniform']}")
     ax.set_yticks(range(len(rows)), [n for n, _, _ in rows]); ax.set_ylim(-0.6, len(rows) - 0.2)
-    ax.set_xlabel('atom correlation (x 1e-5)'); ax.legend(fontsize=8, loc='lower right')
-    ax.set_title("Fig 4: THE PAPER'S reference numbers (not measured here)\n" + r['reason'][:110], fontsize=9)
+    ax.set_xlabel('atom correlation (x 1e-5)'); ax.legend(fontsize='small', loc='lower right')
+    ax.set_title("Fig 4: the paper's reference numbers (not measured here)")
     fig.tight_layout()
     return fig
 

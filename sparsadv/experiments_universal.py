@@ -14,6 +14,7 @@ from .classifiers import get_classifier, accuracy, eval_mode
 from .attacks import equal_norm_noise
 from .dict_attack import class_pair_directions, class_pair_attack, conv_dict_attack
 from .claims import Claim
+from .plots import PAGE_WIDTH
 
 # %% auto #0
 __all__ = ['FIG7_EPS', 'PAPER_FIG7', 'FIG7_SETTINGS', 'FIGURES_UNIVERSAL', 'fig7_settings', 'CodeClassifier',
@@ -95,15 +96,26 @@ def keep_global_rng(seed: int):
     try: yield
     finally: random.setstate(rs); np.random.set_state(ns)
 
+def _art():
+    """ART's `PyTorchClassifier` and the two universal attacks. ART imports `tqdm.auto`, which in a notebook without
+    ipywidgets warns "IProgress not found" and falls back to text bars: nothing a reader can act on, so that one
+    warning is silenced here."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='IProgress not found')
+        from art.estimators.classification import PyTorchClassifier
+        from art.attacks.evasion import UniversalPerturbation, TargetedUniversalPerturbation
+    return PyTorchClassifier, UniversalPerturbation, TargetedUniversalPerturbation
+
 def _art_classifier(model: nn.Module, image_shape, num_classes: int):
-    from art.estimators.classification import PyTorchClassifier
+    PyTorchClassifier = _art()[0]
     return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(image_shape),
                              nb_classes=num_classes, clip_values=None, device_type='cpu')
 
 def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0, delta: float = 0.5,
             max_iter: int = 5, pgd_max_iter: int = 100, seed: int = 0) -> torch.Tensor:
     "ART UniversalPerturbation (inner attacker PGD) on images X: (N, C, H, W): one perturbation (C, H, W)."
-    from art.attacks.evasion import UniversalPerturbation
+    UniversalPerturbation = _art()[1]
     clf = _art_classifier(model, image_shape, num_classes)
     atk = UniversalPerturbation(clf, attacker='pgd', attacker_params={'max_iter': pgd_max_iter, 'verbose': False},
                                 delta=delta, max_iter=max_iter, eps=eps, norm=2, verbose=False)
@@ -113,7 +125,7 @@ def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, ep
 def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0,
                       delta: float = 0.2, max_iter: int = 20, seed: int = 0) -> torch.Tensor:
     "ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W)."
-    from art.attacks.evasion import TargetedUniversalPerturbation
+    TargetedUniversalPerturbation = _art()[2]
     clf = _art_classifier(model, image_shape, num_classes)
     out = []
     for t in range(num_classes):
@@ -221,7 +233,7 @@ def fig7_claims(r: dict) -> list[Claim]:
 def plot_fig7(r: dict):
     "Accuracy of the task network vs eps, one curve per attack; the paper's released curves dashed."
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.2, 4))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 5.6))
     colors = {'class-pair DA': '#d62728', 'DA u_min (eq. 3)': '#ff9896', 'UAP': '#1f77b4', 'targeted UAP': '#2ca02c',
               'noise': '#7f7f7f'}
     for name, a in r['accuracy'].items():
@@ -231,7 +243,9 @@ def plot_fig7(r: dict):
     ax.axhline(r['clean_accuracy'], color='k', lw=0.8, ls=':', label='clean')
     ax.set_xlabel(r'$\ell_2$ budget $\epsilon$'); ax.set_ylabel('task-network accuracy')
     ax.set_title(f"Fig 7 ({r['dataset']}, {r['task']['name']}) at profile '{r['profile']['name']}'")
-    ax.grid(alpha=0.3); ax.legend(fontsize=7, ncol=2); fig.tight_layout()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize='small', ncol=3, loc='upper center', bbox_to_anchor=(0.5, -0.14), frameon=False)
+    fig.tight_layout()
     return fig
 
 FIGURES_UNIVERSAL = {'fig7': (run_fig7, plot_fig7)}

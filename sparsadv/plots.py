@@ -7,21 +7,37 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 # %% auto #0
-__all__ = ['SPLIT_PARTS', 'SPLIT_COLORS', 'error_split_bars']
+__all__ = ['PAGE_WIDTH', 'BOOK_RC', 'SPLIT_PARTS', 'SPLIT_COLORS', 'use_book_style', 'error_split_bars']
+
+# %% ../nbs/07_plots.ipynb #c0101
+PAGE_WIDTH = 7.5   # inches: the width of the book's text column at 100 dpi
+BOOK_RC = {'font.size': 12, 'axes.titlesize': 12, 'axes.labelsize': 12, 'xtick.labelsize': 11, 'ytick.labelsize': 11,
+           'legend.fontsize': 11, 'figure.titlesize': 13, 'figure.dpi': 100, 'axes.titlepad': 6}
+
+def use_book_style() -> None:
+    "Font sizes for figures shown at page width (`BOOK_RC`), and high-resolution inline figures in a notebook."
+    plt.rcParams.update(BOOK_RC)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError: return
+    if get_ipython() is not None: set_matplotlib_formats('retina')
 
 # %% ../nbs/07_plots.ipynb #c0005
 SPLIT_PARTS = ('excess', 'missing', 'in_support')
 SPLIT_COLORS = {'excess': '#d95f02', 'missing': '#7570b3', 'in_support': '#1b9e77'}
 
 def error_split_bars(panels: dict[str, dict[str, dict]], title: str | None = None, ncols: int | None = None,
-                     panel_width: float = 3.2, log: bool = False) -> matplotlib.figure.Figure:
+                     panel_width: float | None = None, log: bool = False) -> matplotlib.figure.Figure:
     """Stacked error-split bars: `panels[panel][condition]` is a dict with the means of 'excess', 'missing',
     'in_support' and the 25th/75th percentiles of the total ('total_p25', 'total_p75')."""
     if not panels: raise ValueError("panels is empty: pass {panel: {condition: stats}}")
     names = list(panels)
-    ncols = ncols or len(names)
+    ncols = ncols or min(len(names), 3)
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, 3.2 * nrows), squeeze=False)
+    panel_width = panel_width or PAGE_WIDTH / ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, 3.3 * nrows + 0.4), squeeze=False,
+                             sharey='row' if nrows == 1 else False)
     for ax, name in zip(axes.flat, names):
         conds = list(panels[name])
         bottom = np.zeros(len(conds))
@@ -34,13 +50,14 @@ def error_split_bars(panels: dict[str, dict[str, dict]], title: str | None = Non
         ax.vlines(range(len(conds)), lo, hi, color='black', linewidth=1.5)
         ax.hlines(np.r_[lo, hi], np.r_[range(len(conds)), range(len(conds))] - 0.12,
                   np.r_[range(len(conds)), range(len(conds))] + 0.12, color='black', linewidth=1.5)
-        ax.set_xticks(range(len(conds))); ax.set_xticklabels(conds)
-        ax.set_title(name, fontsize=10)
+        ax.set_xticks(range(len(conds))); ax.set_xticklabels(conds, rotation=30 if len(conds) > 3 else 0)
+        ax.set_title(name)
         if log: ax.set_yscale('log')
         ax.grid(axis='y', alpha=0.3)
     for ax in list(axes.flat)[len(names):]: ax.axis('off')
-    axes.flat[0].set_ylabel(r'code error $\|\hat a - a\|^2$ (mean; whisker: 25-75%)')
-    axes.flat[0].legend(fontsize=8, loc='upper left')
+    for row in axes: row[0].set_ylabel(r'code error $\|\hat a - a\|^2$')
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=3, frameon=False)
     if title: fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

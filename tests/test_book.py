@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'book'))
 import nbreader  # noqa: E402
+import check_html  # noqa: E402
 
 
 def _nb(*sources):
@@ -56,3 +57,18 @@ def test_book_build(tmp_path, case):
         assert '#|' not in page and 'not executed' in page and '4' in page
     else:
         assert r.returncode != 0, 'a failing cell must fail the build'
+
+
+def test_book_renders_for_a_reader(tmp_path):
+    "Markdown outputs render their tables, math is served by the book, `#| fig-cap` becomes a caption."
+    r = _build(tmp_path, 'md:Math: $x = D\\alpha$.',
+               "from IPython.display import Markdown, display\ndisplay(Markdown('| a | b |\\n|---|---|\\n| 1 | $x^2$ |'))",
+               '#| fig-cap: A caption for the figure.\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()',
+               '#| echo: false\nfrom sparsadv.report import Table\nTable([[1.23456, 0.5]], columns=["x", "p"])')
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    html = tmp_path / '_build' / 'html'
+    page = (html / 'nbs' / 'page.html').read_text()
+    assert page.count('<table') == 2 and 'sparsadv-table' in page and '1.23' in page
+    assert 'A caption for the figure.' in page and '<figcaption' in page
+    assert 'from sparsadv.report import Table' not in page      # echo: false hides the input
+    assert check_html.check_book(html) == []                      # no CDN, math served locally, no raw tables
