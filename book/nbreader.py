@@ -68,6 +68,14 @@ def read(text: str, **kwargs):
     return transform(nbformat.reads(text, as_version=4))
 
 
+def _no_figure_numbers(app, config):
+    # Captions name the paper's figures themselves ("Fig 1: ..."); an automatic "Fig. N" before them would count the
+    # page's images instead. `numfig: false` in _config.yml is not enough: sphinx-jupyterbook-latex sets numfig back
+    # to True for every builder when the config is read, so this runs after it (priority 900 > the default 500).
+    config.numfig = False
+
+
 def setup(app):
     "Sphinx extension hook (the module is loaded as a local extension so that `read` is importable)."
+    app.connect('config-inited', _no_figure_numbers, priority=900)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}

@@ -33,11 +33,12 @@ def verdict(c: Claim) -> str:
     return {True: 'reproduced', False: 'not reproduced', None: 'not tested'}[c.reproduced]
 
 def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
-    "The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured."
+    """The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured; in HTML the test
+    and the note are a line under each claim, so the claim and the two values get the width."""
     cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Note']
     rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.note]
             for c in claims]
-    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'})
+    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=['Test', 'Note'])
 
 def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
     "The claims as a markdown table (verdicts in bold)."

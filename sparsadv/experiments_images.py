@@ -15,7 +15,7 @@ from .analysis import (atom_correlations, correlation_groups, submatrix_spectra,
 from .stats import ttest, levene_test, summary
 from .claims import Claim
 from .experiments import ALPHA
-from .report import fmt
+from .report import fmt, p_text
 from .plots import PAGE_WIDTH
 
 # %% auto #0
@@ -125,7 +125,7 @@ def fig2_claims(r: dict) -> list[Claim]:
         ratio = t['mean_a'] / t['mean_b'] if t['mean_b'] > 0 else float('inf')
         out.append(Claim('2', f'{name} moves the sparse code far more than noise of the same l_inf magnitude',
                          'p very small', f"mean |dz| {t['mean_a']:.3g} vs noise {t['mean_b']:.3g} (x{ratio:.3g}), "
-                         f"p = {fmt(t['p'], 'p')}, over {t['n_a']} coefficients",
+                         f"{p_text(t['p'])}, over {t['n_a']} coefficients",
                          f'Welch t-test over coefficients, attack > noise, p < {ALPHA}', bool(ok), prof, fooled))
         sh, shn = a['change']['share_near_zero'], a['noise_change']['share_near_zero']
         out.append(Claim('2', f'The change {name} makes is largest where the clean coefficient is near zero',
@@ -213,7 +213,7 @@ def run_fig3(profile: str | Profile | None = None, seed: int = 0, progress: bool
 def _lev(blk: dict) -> str:
     lv, s = blk['levene'], blk['summary']
     return (f"sd PGD {lv['sd_a']:.3g} vs noise {lv['sd_b']:.3g}; max {s['pgd']['max']:.3g} vs {s['noise']['max']:.3g} "
-            f"(uniform {blk['uniform']:.3g}); Levene p = {fmt(lv['p'], 'p')}")
+            f"(uniform {blk['uniform']:.3g}); Levene {p_text(lv['p'])}")
 
 def _conds(sp: dict) -> str:
     return ', '.join(f"{k} {v['cond_median']:.3g}" for k, v in sp['summary'].items())
@@ -241,7 +241,7 @@ def fig3_claims(r: dict, figure: str = '3') -> list[Claim]:
         Claim(f'{figure}c', 'Under a Gaussian dictionary of the same size, PGD spreads narrower than noise',
               'PGD narrower than noise', _lev(gs), f'Levene (median) test, sd PGD < sd noise, p < {ALPHA}', bool(narrower), prof),
         Claim(f'{figure}d', 'Under a Gaussian dictionary, top / bottom / random sub-matrices do not differ',
-              'no difference', f"median condition number: {_conds(gs['spectra'])}; Kruskal-Wallis p = {fmt(kp, 'p')}",
+              'no difference', f"median condition number: {_conds(gs['spectra'])}; Kruskal-Wallis {p_text(kp)}",
               'Kruskal-Wallis on the 3 x 50 condition numbers, p > 0.05', bool(kp > 0.05), prof),
     ]
 
@@ -307,7 +307,7 @@ def plot_fig2(r: dict):
         ax.scatter(c, r['scatter'][name], s=4, alpha=0.5, label=f"{name} (pred {a['pred']})", color='C3')
         ax.scatter(c, r['scatter'][f'noise ({name})'], s=4, alpha=0.5, label='noise, same l_inf', color='C0')
         ax.set_xlabel('|z_clean|'); ax.set_ylabel('|z_pert - z_clean|')
-        ttl = f"{name}: l_inf {a['linf'] * 255:.1f}/255\n" + (f"t-test p = {fmt(n['p'], 'p')}" if n else '(no adversarial found)')
+        ttl = f"{name}: l_inf {a['linf'] * 255:.1f}/255\n" + (f"t-test {p_text(n['p'])}" if n else '(no adversarial found)')
         ax.set_title(ttl); ax.legend(fontsize='small', markerscale=3); ax.grid(alpha=0.3)
     fig.suptitle(f"Fig 2 at profile '{r['profile']['name']}': ConvLISTA code change\n"
                  f"({len(c):,} of {r['n_coefficients']:,} coefficients shown)")
@@ -316,12 +316,14 @@ def plot_fig2(r: dict):
 
 def _plot_hist(ax, blk: dict, title: str):
     b = np.asarray(blk['bins']); w = np.diff(b); mid = b[:-1] + w / 2
+    k = int(np.floor(np.log10(max(abs(b).max(), 1e-300))))   # show correlations in units of 10^k
     for key, col in (('noise', 'C0'), ('pgd', 'C3')):
         h = np.asarray(blk['hist'][key], float)
-        ax.bar(mid, h / h.sum() / w, width=w, alpha=0.5, color=col, label='PGD' if key == 'pgd' else 'noise')
-    ax.axvline(blk['uniform'], color='k', lw=0.8, ls='--', label='uniform 1/n')
-    ax.set_xlabel('atom correlation (eq. 2)'); ax.set_ylabel('density'); ax.set_title(title)
-    ax.legend(fontsize='small'); ax.ticklabel_format(axis='x', style='sci', scilimits=(0, 0))
+        ax.bar(mid / 10 ** k, h / h.sum() / (w / 10 ** k), width=w / 10 ** k, alpha=0.5, color=col,
+               label='PGD' if key == 'pgd' else 'noise')
+    ax.axvline(blk['uniform'] / 10 ** k, color='k', lw=0.8, ls='--', label='uniform 1/n')
+    ax.set_xlabel(f'atom correlation (eq. 2), $\\times 10^{{{k}}}$'); ax.set_ylabel('density'); ax.set_title(title)
+    ax.legend(fontsize='small')
 
 def _plot_spectra(ax, sp: dict, title: str):
     for k, col in zip(sp['curves'], ('C3', 'C0', 'C2')):
@@ -338,7 +340,7 @@ def plot_fig3(r: dict):
     lab = r['figure'][-1]
     for row, (name, ttl) in enumerate((('convlista', 'ConvLISTA dictionary'), ('gaussian', 'Gaussian dictionary'))):
         blk = r['dictionaries'][name]
-        _plot_hist(axes[row, 0], blk, f"({'ac'[row]}) {ttl}\nLevene p = {fmt(blk['levene']['p'], 'p')}")
+        _plot_hist(axes[row, 0], blk, f"({'ac'[row]}) {ttl}\nLevene {p_text(blk['levene']['p'])}")
         _plot_spectra(axes[row, 1], blk['spectra'], f"({'bd'[row]}) {ttl}\n{N_SUB} sub-matrices of {SUB_SIZE} atoms")
     fig.suptitle(f"Fig {lab} at profile '{r['profile']['name']}': {r['n_perturbations']} l2 PGD\n"
                  f"perturbations (eps 128/255) on {r['dataset']}")

@@ -50,7 +50,9 @@ def error_split_bars(panels: dict[str, dict[str, dict]], title: str | None = Non
         ax.vlines(range(len(conds)), lo, hi, color='black', linewidth=1.5)
         ax.hlines(np.r_[lo, hi], np.r_[range(len(conds)), range(len(conds))] - 0.12,
                   np.r_[range(len(conds)), range(len(conds))] + 0.12, color='black', linewidth=1.5)
-        ax.set_xticks(range(len(conds))); ax.set_xticklabels(conds, rotation=30 if len(conds) > 3 else 0)
+        ax.set_xticks(range(len(conds)))
+        if len(conds) > 3: ax.set_xticklabels(conds, rotation=45, ha='right', rotation_mode='anchor')
+        else: ax.set_xticklabels(conds)
         ax.set_title(name)
         if log: ax.set_yscale('log')
         ax.grid(axis='y', alpha=0.3)

@@ -8,7 +8,7 @@ import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['KINDS', 'MISSING', 'VERDICT_STYLE', 'VERDICT_OTHER', 'fmt', 'Table']
+__all__ = ['KINDS', 'MISSING', 'VERDICT_STYLE', 'VERDICT_OTHER', 'fmt', 'p_text', 'Table']
 
 # %% ../nbs/05c_report.ipynb #c0005
 KINDS = ('num', 'p', 'pct', 'int', 'db', 'text', 'verdict')
@@ -44,7 +44,13 @@ def fmt(x: Any,
     if 1e-3 <= abs(x) < 1e5: return f'{x:.{digits}g}'
     return f'{x:.{digits - 1}e}'
 
-# %% ../nbs/05c_report.ipynb #c0008
+# %% ../nbs/05c_report.ipynb #c0007
+def p_text(p: float) -> str:
+    "A p-value for running text: 'p = 3.1e-05', or 'p < 1e-300' when it underflowed to 0."
+    s = fmt(p, 'p')
+    return f'p {s}' if s.startswith('<') else f'p = {s}'
+
+# %% ../nbs/05c_report.ipynb #c0010
 VERDICT_STYLE = {'reproduced': ('verdict-yes', '#e6f4ea', '#137333'),
                  'not reproduced': ('verdict-no', '#fce8e6', '#a50e0e')}
 VERDICT_OTHER = ('verdict-na', '#f1f3f4', '#3c4043')
@@ -63,6 +69,7 @@ class Table:
                  formats: Mapping[str, str] | None = None,  # column -> a kind of `fmt` ('p', 'pct', 'int', 'text', ...)
                  caption: str = '',  # one sentence above the table (plain text)
                  digits: int = 3,    # significant digits of 'num' cells
+                 details: Sequence[str] = (),  # columns shown in HTML as a full-width line under each row (long notes)
                 ):
         rows = list(rows)
         if columns is None:
@@ -89,6 +96,9 @@ class Table:
                     raise ValueError(f"row {i} has {len(vals)} values for {len(self.columns)} columns")
             self.values.append(vals)
         self.caption, self.digits = str(caption), digits
+        self.details = [str(c) for c in details]
+        missing = set(self.details) - set(self.columns)
+        if missing: raise ValueError(f"details names columns that are not in the table: {sorted(missing)}")
         self.cells = [[fmt(v, self.kinds[c], digits) for c, v in zip(self.columns, vals)] for vals in self.values]
 
     def __len__(self) -> int: return len(self.cells)
@@ -102,22 +112,39 @@ class Table:
     def _repr_html_(self) -> str:
         e = html.escape
         num = [self._numeric(j) for j in range(len(self.columns))]
-        al = lambda j: 'right' if num[j] else 'left'
-        out = ['<table class="sparsadv-table" style="border-collapse:collapse">']
-        if self.caption: out.append(f'<caption style="caption-side:top;text-align:left">{e(self.caption)}</caption>')
-        out.append('<thead><tr>' + ''.join(f'<th style="text-align:{al(j)}">{e(c)}</th>'
-                                            for j, c in enumerate(self.columns)) + '</tr></thead><tbody>')
+        shown = [j for j, c in enumerate(self.columns) if c not in self.details]
+        # numbers and short words stay on one line; long text wraps
+        nowrap = [num[j] or max([len(r[j]) for r in self.cells] + [0]) <= 20 for j in range(len(self.columns))]
+        pad = 'padding:0.3em 0.6em;vertical-align:top'
+        style = lambda j: (f"{pad};text-align:{'right' if num[j] else 'left'}"
+                           + (';white-space:nowrap' if nowrap[j] else ''))
+        # a table wider than the page scrolls sideways instead of being cut
+        width = ';width:100%' if self.details else ''
+        out = ['<div style="overflow-x:auto;max-width:100%">',
+               f'<table class="sparsadv-table" style="border-collapse:collapse;margin:0.5em 0 1em 0{width}">']
+        if self.caption:
+            out.append(f'<caption style="caption-side:top;text-align:left;padding:0 0.6em 0.4em">{e(self.caption)}</caption>')
+        head = lambda j: f"{pad};text-align:{'right' if num[j] else 'left'};border-bottom:1px solid #888"   # headers may wrap
+        out.append('<thead><tr>' + ''.join(f'<th style="{head(j)}">{e(self.columns[j])}</th>' for j in shown)
+                   + '</tr></thead><tbody>')
         for row in self.cells:
             tds = []
-            for j, (c, s) in enumerate(zip(self.columns, row)):
+            for j in shown:
+                c, s = self.columns[j], row[j]
                 if self.kinds[c] == 'verdict':
                     cls, bg, fg = VERDICT_STYLE.get(s.strip().lower(), VERDICT_OTHER)
-                    tds.append(f'<td class="{cls}" style="text-align:left;background:{bg};color:{fg};'
-                               f'font-weight:600;white-space:nowrap">{e(s)}</td>')
+                    tds.append(f'<td class="{cls}" style="{pad};background:{bg};color:{fg};font-weight:600;'
+                               f'white-space:nowrap">{e(s)}</td>')
                 else:
-                    tds.append(f'<td style="text-align:{al(j)}">{e(s)}</td>')
-            out.append('<tr>' + ''.join(tds) + '</tr>')
-        out.append('</tbody></table>')
+                    tds.append(f'<td style="{style(j)}">{e(s)}</td>')
+            sep = ';border-top:1px solid #ddd' if self.details else ''
+            out.append(f'<tr style="{sep[1:]}">' + ''.join(tds) + '</tr>' if sep else '<tr>' + ''.join(tds) + '</tr>')
+            extra = [(c, row[self.columns.index(c)]) for c in self.details if row[self.columns.index(c)].strip()]
+            if extra:
+                out.append(f'<tr class="sparsadv-detail"><td colspan="{len(shown)}" style="{pad};padding-top:0;'
+                           'font-size:0.9em;color:#444">'
+                           + ' &middot; '.join(f'<b>{e(c)}:</b> {e(v)}' for c, v in extra) + '</td></tr>')
+        out.append('</tbody></table></div>')
         return '\n'.join(out)
 
     def to_markdown(self) -> str:

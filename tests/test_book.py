@@ -32,6 +32,9 @@ def test_transform_maps_directives():
     assert code[2].metadata['tags'] == ['skip-execution'] and code[3].metadata['tags'] == ['skip-execution']
     notes = [c.source for c in nb.cells if c.cell_type == 'markdown' and 'not executed' in c.source]
     assert len(notes) == 2 and 'gpu' in notes[0]
+    cap = nbreader.transform(_nb('#| echo: false\n#| fig-cap: "Fig 1: bars, whiskers."\nplot()')).cells[0]
+    assert cap.source == 'plot()' and cap.metadata['mystnb'] == {'figure': {'caption': 'Fig 1: bars, whiskers.'}}
+    assert cap.metadata['tags'] == ['remove-input']
 
 
 def _build(tmp_path, *sources):
@@ -69,6 +72,6 @@ def test_book_renders_for_a_reader(tmp_path):
     html = tmp_path / '_build' / 'html'
     page = (html / 'nbs' / 'page.html').read_text()
     assert page.count('<table') == 2 and 'sparsadv-table' in page and '1.23' in page
-    assert 'A caption for the figure.' in page and '<figcaption' in page
+    assert 'A caption for the figure.' in page and '<figcaption' in page and 'caption-number' not in page
     assert 'from sparsadv.report import Table' not in page      # echo: false hides the input
     assert check_html.check_book(html) == []                      # no CDN, math served locally, no raw tables
