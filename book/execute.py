@@ -96,6 +96,10 @@ def main(argv=None) -> int:
     from jupyter_cache.base import CacheBundleIn
 
     files = toc_files()
+    stale = [f for f in [*(f for c in CHAINS for f in c), *LAST] if f not in files]
+    if stale:   # a renamed chapter would otherwise silently lose its ordering (and train a network twice)
+        print(f'warning: CHAINS / LAST in {Path(__file__).name} name notebooks that are not in _toc.yml: {stale}',
+              file=sys.stderr)
     expected = json.loads(RECORDED.read_text())['seconds'] if RECORDED.exists() else {}
     groups, last = units(files, expected)
     shutil.rmtree(CACHE, ignore_errors=True)

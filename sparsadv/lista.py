@@ -58,12 +58,15 @@ class LISTA(nn.Module):
             raise ValueError(f"x must have shape (B, {self.m}), got {tuple(x.shape)}")
         B, n, K = x.shape[0], self.n, self.K
         theta = torch.relu(self.theta)  # thresholds stay >= 0
-        # all K products W1_k x in one GEMM: (B, m) @ (m, K*n)
-        Wx = (x @ self.W1.reshape(K * n, self.m).T).reshape(B, K, n)
-        a = soft_threshold(Wx[:, 0], theta[0])
+        # all K products W1_k x in one GEMM: (B, m) @ (m, K*n). The per-layer pieces come from `unbind`, not from
+        # indexing: the backward of an index writes each layer's gradient into a zero-filled tensor of the full
+        # size (K of them per step), which took most of a training step; `unbind` stacks them once. Same numbers.
+        Wx = (x @ self.W1.reshape(K * n, self.m).T).reshape(B, K, n).unbind(1)
+        W2, theta = self.W2.unbind(0), theta.unbind(0)
+        a = soft_threshold(Wx[0], theta[0])
         outs = [a]
         for k in range(1, K):
-            a = soft_threshold(Wx[:, k] + a @ self.W2[k - 1].T, theta[k])
+            a = soft_threshold(Wx[k] + a @ W2[k - 1].T, theta[k])
             outs.append(a)
         return outs if return_all else a
 
