@@ -109,44 +109,6 @@ class Table:
         vals = [r[j] for r in self.values if r[j] is not None]
         return bool(vals) and all(_is_number(v.item() if hasattr(v, 'item') else v) for v in vals)
 
-    def _repr_html_(self) -> str:
-        e = html.escape
-        num = [self._numeric(j) for j in range(len(self.columns))]
-        shown = [j for j, c in enumerate(self.columns) if c not in self.details]
-        # numbers and short words stay on one line; long text wraps
-        nowrap = [num[j] or max([len(r[j]) for r in self.cells] + [0]) <= 20 for j in range(len(self.columns))]
-        pad = 'padding:0.3em 0.6em;vertical-align:top'
-        style = lambda j: (f"{pad};text-align:{'right' if num[j] else 'left'}"
-                           + (';white-space:nowrap' if nowrap[j] else ''))
-        # a table wider than the page scrolls sideways instead of being cut
-        width = ';width:100%' if self.details else ''
-        out = ['<div style="overflow-x:auto;max-width:100%">',
-               f'<table class="sparsadv-table" style="border-collapse:collapse;margin:0.5em 0 1em 0{width}">']
-        if self.caption:
-            out.append(f'<caption style="caption-side:top;text-align:left;padding:0 0.6em 0.4em">{e(self.caption)}</caption>')
-        head = lambda j: f"{pad};text-align:{'right' if num[j] else 'left'};border-bottom:1px solid #888"   # headers may wrap
-        out.append('<thead><tr>' + ''.join(f'<th style="{head(j)}">{e(self.columns[j])}</th>' for j in shown)
-                   + '</tr></thead><tbody>')
-        for row in self.cells:
-            tds = []
-            for j in shown:
-                c, s = self.columns[j], row[j]
-                if self.kinds[c] == 'verdict':
-                    cls, bg, fg = VERDICT_STYLE.get(s.strip().lower(), VERDICT_OTHER)
-                    tds.append(f'<td class="{cls}" style="{pad};background:{bg};color:{fg};font-weight:600;'
-                               f'white-space:nowrap">{e(s)}</td>')
-                else:
-                    tds.append(f'<td style="{style(j)}">{e(s)}</td>')
-            sep = ';border-top:1px solid #ddd' if self.details else ''
-            out.append(f'<tr style="{sep[1:]}">' + ''.join(tds) + '</tr>' if sep else '<tr>' + ''.join(tds) + '</tr>')
-            extra = [(c, row[self.columns.index(c)]) for c in self.details if row[self.columns.index(c)].strip()]
-            if extra:
-                out.append(f'<tr class="sparsadv-detail"><td colspan="{len(shown)}" style="{pad};padding-top:0;'
-                           'font-size:0.9em;color:#444">'
-                           + ' &middot; '.join(f'<b>{e(c)}:</b> {e(v)}' for c, v in extra) + '</td></tr>')
-        out.append('</tbody></table></div>')
-        return '\n'.join(out)
-
     def to_markdown(self) -> str:
         "A markdown (GFM / MyST) table; verdicts in bold."
         esc = lambda s: s.replace('|', '\\|').replace('\n', ' ')
@@ -173,3 +135,45 @@ class Table:
         "The formatted cells as a pandas DataFrame (pandas is needed only for this)."
         import pandas as pd
         return pd.DataFrame(self.cells, columns=self.columns)
+
+# %% ../nbs/05c_report.ipynb #c0012
+def _table_html(self: Table) -> str:
+    "The table as HTML: numbers right-aligned, verdicts coloured, `details` columns as a line under each row."
+    e = html.escape
+    num = [self._numeric(j) for j in range(len(self.columns))]
+    shown = [j for j, c in enumerate(self.columns) if c not in self.details]
+    # numbers and short words stay on one line; long text wraps
+    nowrap = [num[j] or max([len(r[j]) for r in self.cells] + [0]) <= 20 for j in range(len(self.columns))]
+    pad = 'padding:0.3em 0.6em;vertical-align:top'
+    style = lambda j: (f"{pad};text-align:{'right' if num[j] else 'left'}"
+                       + (';white-space:nowrap' if nowrap[j] else ''))
+    # a table wider than the page scrolls sideways instead of being cut
+    width = ';width:100%' if self.details else ''
+    out = ['<div style="overflow-x:auto;max-width:100%">',
+           f'<table class="sparsadv-table" style="border-collapse:collapse;margin:0.5em 0 1em 0{width}">']
+    if self.caption:
+        out.append(f'<caption style="caption-side:top;text-align:left;padding:0 0.6em 0.4em">{e(self.caption)}</caption>')
+    head = lambda j: f"{pad};text-align:{'right' if num[j] else 'left'};border-bottom:1px solid #888"   # headers may wrap
+    out.append('<thead><tr>' + ''.join(f'<th style="{head(j)}">{e(self.columns[j])}</th>' for j in shown)
+               + '</tr></thead><tbody>')
+    for row in self.cells:
+        tds = []
+        for j in shown:
+            c, s = self.columns[j], row[j]
+            if self.kinds[c] == 'verdict':
+                cls, bg, fg = VERDICT_STYLE.get(s.strip().lower(), VERDICT_OTHER)
+                tds.append(f'<td class="{cls}" style="{pad};background:{bg};color:{fg};font-weight:600;'
+                           f'white-space:nowrap">{e(s)}</td>')
+            else:
+                tds.append(f'<td style="{style(j)}">{e(s)}</td>')
+        tr = '<tr style="border-top:1px solid #ddd">' if self.details else '<tr>'   # rows with a detail line: ruled
+        out.append(tr + ''.join(tds) + '</tr>')
+        extra = [(c, row[self.columns.index(c)]) for c in self.details if row[self.columns.index(c)].strip()]
+        if extra:
+            out.append(f'<tr class="sparsadv-detail"><td colspan="{len(shown)}" style="{pad};padding-top:0;'
+                       'font-size:0.9em;color:#444">'
+                       + ' &middot; '.join(f'<b>{e(c)}:</b> {e(v)}' for c, v in extra) + '</td></tr>')
+    out.append('</tbody></table></div>')
+    return '\n'.join(out)
+
+Table._repr_html_ = _table_html   # what Jupyter and the book display
