@@ -144,15 +144,15 @@ def _table_html(self: Table) -> str:
     shown = [j for j, c in enumerate(self.columns) if c not in self.details]
     # numbers and short words stay on one line; long text wraps
     nowrap = [num[j] or max([len(r[j]) for r in self.cells] + [0]) <= 20 for j in range(len(self.columns))]
-    pad = 'padding:0.3em 0.6em;vertical-align:top'
+    pad = 'padding:0.25em 0.5em;vertical-align:top'
     style = lambda j: (f"{pad};text-align:{'right' if num[j] else 'left'}"
                        + (';white-space:nowrap' if nowrap[j] else ''))
     # a table wider than the page scrolls sideways instead of being cut
     width = ';width:100%' if self.details else ''
     out = ['<div style="overflow-x:auto;max-width:100%">',
-           f'<table class="sparsadv-table" style="border-collapse:collapse;margin:0.5em 0 1em 0{width}">']
+           f'<table class="sparsadv-table" style="border-collapse:collapse;font-size:0.9em;margin:0.5em 0 1em 0{width}">']
     if self.caption:
-        out.append(f'<caption style="caption-side:top;text-align:left;padding:0 0.6em 0.4em">{e(self.caption)}</caption>')
+        out.append(f'<caption style="caption-side:top;text-align:left;padding:0 0.5em 0.4em">{e(self.caption)}</caption>')
     head = lambda j: f"{pad};text-align:{'right' if num[j] else 'left'};border-bottom:1px solid #888"   # headers may wrap
     out.append('<thead><tr>' + ''.join(f'<th style="{head(j)}">{e(self.columns[j])}</th>' for j in shown)
                + '</tr></thead><tbody>')
