@@ -40,9 +40,10 @@ sys.path.insert(0, str(ROOT / 'book'))
 import nbreader  # noqa: E402
 
 
-def toc_files(toc: Path = ROOT / '_toc.yml') -> list[str]:
-    "Every notebook the table of contents names (without suffix), in order."
+def toc_files(toc: Path | None = None) -> list[str]:
+    "Every notebook the table of contents (default: the book's `_toc.yml`) names, without suffix, in order."
     import yaml
+    toc = toc or ROOT / '_toc.yml'
     out = []
     def walk(node):
         if isinstance(node, dict):
@@ -65,7 +66,8 @@ def units(files: list[str], expected: dict[str, float]) -> tuple[list[tuple[str,
 
 
 def _execute(name: str, threads: int | None) -> tuple[str, object, float, str | None]:
-    "Worker: execute one notebook (as the book's reader gives it); return it as a dict, its seconds and any error."
+    """Worker: execute one notebook (as the book's reader gives it). Returns its name, the executed notebook (None on
+    error), its seconds and the error's traceback (None on success)."""
     if threads:   # the kernel inherits this process's environment
         for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS'): os.environ[var] = str(threads)
     from jupyter_cache.executors.utils import single_nb_execution
@@ -123,8 +125,10 @@ def main(argv=None) -> int:
 
     ok = True
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        pending = {}
+        def submit(g, i): pending[pool.submit(_execute, g[i], threads)] = (g, i)
         # one chain per worker slot: the next notebook of a chain starts when the previous one is done
-        pending = {pool.submit(_execute, g[0], threads): (g, 0) for g in groups[:args.jobs]}
+        for g in groups[:args.jobs]: submit(g, 0)
         queue = list(groups[args.jobs:])
         while pending and ok:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -132,10 +136,8 @@ def main(argv=None) -> int:
                 g, i = pending.pop(fut)
                 ok = store(*fut.result()) and ok
                 if not ok: break
-                if i + 1 < len(g): pending[pool.submit(_execute, g[i + 1], threads)] = (g, i + 1)
-                elif queue:
-                    nxt = queue.pop(0)
-                    pending[pool.submit(_execute, nxt[0], threads)] = (nxt, 0)
+                if i + 1 < len(g): submit(g, i + 1)
+                elif queue: submit(queue.pop(0), 0)
         if not ok:
             for fut in pending: fut.cancel()
     for name in last if ok else []:   # alone on the machine: all its threads

@@ -70,3 +70,45 @@ def test_execution_units():
     assert ('nbs/10_synthetic', 'nbs/12_dict_attack') in groups  # networks shared: one chain, in order
     assert sorted([f for g in groups for f in g] + last) == sorted(files)
     assert all('.ipynb' not in f for f in execute.toc_files()) and 'nbs/20_claims' in execute.toc_files()
+
+
+def _project(root, sources: dict):
+    "A tiny book in `root`: one notebook per entry of `sources` (name -> one code cell), all in its _toc.yml."
+    import nbformat
+    (root / 'nbs').mkdir()
+    for name, src in sources.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src)])
+        nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+        nbformat.write(nb, root / 'nbs' / f'{name}.ipynb')
+    names = list(sources)
+    (root / '_toc.yml').write_text(f'format: jb-book\nroot: nbs/{names[0]}\nchapters:\n'
+                                   + ''.join(f'  - file: nbs/{n}\n' for n in names[1:]))
+
+
+@pytest.fixture
+def tiny_book(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, 'ROOT', tmp_path)
+    monkeypatch.setattr(execute, 'CACHE', tmp_path / '_build' / '.jupyter_cache')
+    monkeypatch.setattr(execute, 'RECORDED', tmp_path / 'book' / 'timings.json')
+    return tmp_path
+
+
+def test_execute_fills_the_cache_the_build_reads(tiny_book):
+    import json
+    from jupyter_cache import get_cache
+    _project(tiny_book, {'a': 'x = 6 * 7\nx', 'b': 'print("two")', 'c': '1 + 1'})
+    assert execute.main(['--jobs', '2']) == 0
+    cache = get_cache(str(execute.CACHE))
+    for name in 'abc':   # found by the same lookup MyST-NB makes, with the outputs of the run
+        nb = cache.merge_match_into_notebook(execute.nbreader.read((tiny_book / 'nbs' / f'{name}.ipynb').read_text()))[1]
+        assert nb.cells[0].outputs, name
+    times = json.loads((tiny_book / '_build' / 'timings.json').read_text())
+    assert set(times['seconds']) == {'nbs/a', 'nbs/b', 'nbs/c'} and times['jobs'] == 2
+    assert not execute.RECORDED.exists()   # only --record writes the recorded times
+
+
+def test_execute_fails_on_a_cell_error(tiny_book, capsys):
+    _project(tiny_book, {'a': 'x = 1', 'b': 'raise ValueError("a failing cell")'})
+    assert execute.main(['--jobs', '2']) == 1
+    err = capsys.readouterr().err
+    assert 'nbs/b.ipynb failed' in err and 'a failing cell' in err
