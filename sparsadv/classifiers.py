@@ -292,7 +292,7 @@ def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress
     folder = cache_dir('classifiers'); key = config_hash(cfg)
     final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
     if final.exists():
-        saved = torch.load(final, map_location='cpu', weights_only=False)
+        saved = torch.load(final, map_location='cpu', weights_only=True)
         model.load_state_dict(saved['model']); hist = saved['hist']; model.to(dev)
     elif train:
         X, y = load_images(cfg['dataset'], 'train', root=root, download=download, n=cfg['n_train'], seed=cfg['data_seed'])

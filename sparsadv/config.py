@@ -140,7 +140,7 @@ def save_checkpoint(path: str | Path, parts: dict, **values) -> Path:
 def load_checkpoint(path: str | Path | None, parts: dict, map_location=None) -> dict | None:
     "Restore `parts` from a checkpoint of save_checkpoint and return all its entries; None if path is None or missing."
     if path is None or not Path(path).exists(): return None
-    ck = torch.load(path, map_location=map_location, weights_only=False)
+    ck = torch.load(path, map_location=map_location, weights_only=True)
     for k, p in parts.items(): p.load_state_dict(ck[k])
     return ck
 

@@ -290,7 +290,7 @@ def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bo
     folder = cache_dir('convlista'); key = config_hash(cfg)
     final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
     if final.exists():
-        saved = torch.load(final, map_location='cpu', weights_only=False)
+        saved = torch.load(final, map_location='cpu', weights_only=True)
         model.load_state_dict(saved['model']); hist = saved['hist']
     elif train:
         hist = train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'], seed=cfg['seed'],

@@ -155,7 +155,7 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
     final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
     Xt, At = synthetic_batch(D, 1000, cfg['s'], seed=test_seed)
     if final.exists():
-        saved = torch.load(final, map_location='cpu', weights_only=False)
+        saved = torch.load(final, map_location='cpu', weights_only=True)
         model.load_state_dict(saved['model']); hist = saved['hist']
     elif train:
         torch.manual_seed(cfg['seed'])
