@@ -2,7 +2,7 @@
 
 # %% ../nbs/00_config.ipynb #c0003
 from __future__ import annotations
-import dataclasses, hashlib, json, math, os, random
+import dataclasses, hashlib, json, math, os, random, tempfile
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -127,10 +127,17 @@ def progress_enabled(progress: bool | None = None) -> bool:
     return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 def save_atomic(obj, path: str | Path) -> Path:
-    "torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken file."
+    """torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken
+    file. The temporary file is unique to this call and flushed to disk before the rename, so two processes saving
+    the same path at once (two notebooks, tests beside a book build) each publish a whole file, the last one wins."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    torch.save(obj, tmp); os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
     return path
 
 def save_checkpoint(path: str | Path, parts: dict, **values) -> Path:

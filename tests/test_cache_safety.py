@@ -31,3 +31,30 @@ def test_planted_cache_entry_is_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         get_lista('quick', steps=7, progress=False)
     assert not mark.exists()
+
+
+WRITER = """
+import sys, torch
+from sparsadv.config import save_atomic
+path, who = sys.argv[1], int(sys.argv[2])
+for i in range(25):
+    save_atomic({'who': who, 'i': i, 'x': torch.full((200_000,), float(who))}, path)
+"""
+
+
+def test_two_processes_saving_one_key(tmp_path):
+    "Two writers save the same path 25 times each while it is read: every read and the last file are whole."
+    import subprocess, sys
+    path = tmp_path / 'key.pt'
+    procs = [subprocess.Popen([sys.executable, '-c', WRITER, str(path), str(w)], stderr=subprocess.PIPE, text=True)
+             for w in (1, 2)]
+    reads = 0
+    while any(p.poll() is None for p in procs):
+        if path.exists():
+            d = torch.load(path, weights_only=True)   # a mixed or truncated file would fail here or below
+            assert (d['x'] == d['who']).all(); reads += 1
+    errs = [p.stderr.read() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    final = torch.load(path, weights_only=True)
+    assert final['i'] == 24 and final['who'] in (1, 2) and (final['x'] == final['who']).all()
+    assert not list(tmp_path.glob('*.tmp')), 'temporary files left behind'
