@@ -53,8 +53,8 @@ def check_page(html: str, name: str = 'page') -> list[str]:
             continue
         text = out.get_text()
         for pat, what in NOISE:
-            if pat.search(text):
-                problems.append(f'{name}: an output shows {what}: {pat.search(text).group(0)!r}')
+            if m := pat.search(text):
+                problems.append(f'{name}: an output shows {what}: {m.group(0)!r}')
     if CHAPTERS.search(name) and not main.find('table'):
         problems.append(f'{name}: a chapter page without any <table>')
     return sorted(set(problems), key=problems.index)

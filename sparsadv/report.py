@@ -100,6 +100,7 @@ class Table:
         missing = set(self.details) - set(self.columns)
         if missing: raise ValueError(f"details names columns that are not in the table: {sorted(missing)}")
         self.cells = [[fmt(v, self.kinds[c], digits) for c, v in zip(self.columns, vals)] for vals in self.values]
+        self.numeric = [self._numeric(j) for j in range(len(self.columns))]   # right-aligned columns
 
     def __len__(self) -> int: return len(self.cells)
 
@@ -112,7 +113,7 @@ class Table:
     def to_markdown(self) -> str:
         "A markdown (GFM / MyST) table; verdicts in bold."
         esc = lambda s: s.replace('|', '\\|').replace('\n', ' ')
-        num = [self._numeric(j) for j in range(len(self.columns))]
+        num = self.numeric
         lines = ([f'**{esc(self.caption)}**', ''] if self.caption else []) + [
             '| ' + ' | '.join(esc(c) for c in self.columns) + ' |',
             '|' + '|'.join('---:' if n else '---' for n in num) + '|']
@@ -123,7 +124,7 @@ class Table:
 
     def __str__(self) -> str:
         "Aligned plain text (for a terminal)."
-        num = [self._numeric(j) for j in range(len(self.columns))]
+        num = self.numeric
         w = [max([len(c)] + [len(r[j]) for r in self.cells]) for j, c in enumerate(self.columns)]
         line = lambda cells: '  '.join(s.rjust(w[j]) if num[j] else s.ljust(w[j]) for j, s in enumerate(cells)).rstrip()
         out = ([self.caption] if self.caption else []) + [line(self.columns), '  '.join('-' * x for x in w)]
@@ -140,7 +141,7 @@ class Table:
 def _table_html(self: Table) -> str:
     "The table as HTML: numbers right-aligned, verdicts coloured, `details` columns as a line under each row."
     e = html.escape
-    num = [self._numeric(j) for j in range(len(self.columns))]
+    num = self.numeric
     shown = [j for j, c in enumerate(self.columns) if c not in self.details]
     # numbers and short words stay on one line; long text wraps
     nowrap = [num[j] or max([len(r[j]) for r in self.cells] + [0]) <= 20 for j in range(len(self.columns))]
