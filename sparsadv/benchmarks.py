@@ -6,9 +6,10 @@ import os, platform, sys, time, warnings
 from typing import Any, Callable
 import numpy as np
 import torch
-from .config import get_profile
-from .data import gaussian_dictionary, sparse_codes
-from .coding import omp, omp_sklearn, lasso, lasso_sklearn, lasso_gap
+from .core.config import get_profile
+from .data.synthetic import gaussian_dictionary, sparse_codes
+from .coding.omp import omp, omp_sklearn
+from .coding.lasso import lasso, lasso_sklearn, lasso_gap
 
 # %% auto #0
 __all__ = ['COLUMNS', 'best_of', 'gemm_peak', 'bench_problem', 'omp_flops', 'lasso_flops', 'bench_omp', 'bench_lasso',
@@ -16,7 +17,7 @@ __all__ = ['COLUMNS', 'best_of', 'gemm_peak', 'bench_problem', 'omp_flops', 'las
            'bench_dict_attack']
 
 # %% ../nbs/90_benchmarks.ipynb #c0005
-from .report import Table
+from .core.report import Table
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     "Best wall time in seconds of `repeat` calls of fn() (time.perf_counter), and the last result."
     times, out = [], None
@@ -189,9 +190,9 @@ def pgd_flops(m: int, n: int, K: int, steps: int = 40) -> float:
 
 def bench_pgd(profile=None, peak: float | None = None, seed: int = 0) -> list[dict]:
     "Time 40-step l2 PGD on LISTA: ours (cross-entropy and MSE) vs cleverhans, on the same model and signals."
-    from sparsadv.lista import LISTA
-    from sparsadv.attacks import pgd
-    from sparsadv.data import synthetic_batch
+    from sparsadv.models.lista import LISTA
+    from sparsadv.attacks.pgd import pgd
+    from sparsadv.data.synthetic import synthetic_batch
     p = get_profile(profile)
     m, n, s, B, K = (40, 80, 8, 100, 8) if p.name == 'quick' else (250, 500, 50, 1000, 16)
     peak = peak or gemm_peak()
@@ -219,7 +220,7 @@ def bench_pgd(profile=None, peak: float | None = None, seed: int = 0) -> list[di
 # %% ../nbs/90_benchmarks.ipynb #c0024
 def bench_dict_attack(profile=None, seed: int = 0, repeat: int = 3) -> list[dict]:
     "Time dict_attack(D, eps) against NumPy's dense SVD of D (the reference), and check they agree."
-    from sparsadv.dict_attack import dict_attack
+    from sparsadv.attacks.dict_attack import dict_attack
     p = get_profile(profile)
     m, n = (40, 80) if p.name == 'quick' else (250, 500)
     D = gaussian_dictionary(m, n, seed=seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .report import Table
+from .core.report import Table
 
 # %% auto #0
 __all__ = ['Claim', 'verdict', 'claims_table', 'claims_markdown', 'load_claims']

@@ -3,15 +3,15 @@
 # %% ../nbs/09_cli.ipynb #c0003
 from __future__ import annotations
 import argparse, importlib, sys
-from .config import PROFILES, get_profile
+from .core.config import PROFILES, get_profile
 from .claims import Claim, claims_markdown
 
 # %% auto #0
 __all__ = ['figures', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #c0004
-_REGISTRIES = (('sparsadv.experiments', 'FIGURES'), ('sparsadv.experiments_images', 'FIGURES_IMAGES'),
-               ('sparsadv.experiments_universal', 'FIGURES_UNIVERSAL'))
+_REGISTRIES = (('sparsadv.experiments.synthetic', 'FIGURES'), ('sparsadv.experiments.dict_attack', 'FIGURES'),
+               ('sparsadv.experiments.images', 'FIGURES_IMAGES'), ('sparsadv.experiments.universal', 'FIGURES_UNIVERSAL'))
 
 def figures() -> dict:
     "Every reproducible figure: {name: (run, plot)}, gathered from the experiment modules."
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `sparsadv` command."
-    from sparsadv.experiments import save_results
+    from sparsadv.experiments.registry import save_results
     FIGURES = figures()
     args = build_parser().parse_args(argv)
     if args.command == 'list':

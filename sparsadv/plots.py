@@ -9,7 +9,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['PAGE_WIDTH', 'BOOK_RC', 'SPLIT_PARTS', 'SPLIT_COLORS', 'use_book_style', 'error_split_bars']
 
-# %% ../nbs/07_plots.ipynb #c0101
+# %% ../nbs/07_plots.ipynb #c0005
 PAGE_WIDTH = 7.5   # inches: the width of the book's text column at 100 dpi
 BOOK_RC = {'font.size': 12, 'axes.titlesize': 12, 'axes.labelsize': 12, 'xtick.labelsize': 11, 'ytick.labelsize': 11,
            'legend.fontsize': 11, 'figure.titlesize': 13, 'figure.dpi': 100, 'axes.titlepad': 6}
@@ -23,7 +23,7 @@ def use_book_style() -> None:
     except ImportError: return
     if get_ipython() is not None: set_matplotlib_formats('retina')
 
-# %% ../nbs/07_plots.ipynb #c0005
+# %% ../nbs/07_plots.ipynb #c0007
 SPLIT_PARTS = ('excess', 'missing', 'in_support')
 SPLIT_COLORS = {'excess': '#d95f02', 'missing': '#7570b3', 'in_support': '#1b9e77'}
 

@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from sparsadv.config import make_generator
-from sparsadv.convlista import ConvDictionary
-from sparsadv.analysis import (atom_correlations, correlation_groups, submatrix_spectra, spectra_summary,
-                               gaussian_conv_dictionary_like)
+from sparsadv.core.config import make_generator
+from sparsadv.coding.dictionary import ConvDictionary
+from sparsadv.analysis.atoms import atom_correlations, correlation_groups, submatrix_spectra, spectra_summary, gaussian_conv_dictionary_like
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from scipy import stats
 from cleverhans.torch.attacks.projected_gradient_descent import projected_gradient_descent as ch_pgd
 
-from sparsadv.attacks import (pgd, equal_norm_noise, per_sample_norm, parse_norm, PGD_STEPS, PGD_STEP_SIZE,
-                              EPS_L2_SYNTH, EPS_LINF_SYNTH, EPS_LINF_CLS, EPS_L2_CLS)
+from sparsadv.attacks.pgd import pgd, equal_norm_noise, per_sample_norm, parse_norm
+from sparsadv.core.config import PGD_STEPS, PGD_STEP_SIZE, EPS_L2_SYNTH, EPS_LINF_SYNTH, EPS_LINF_CLS, EPS_L2_CLS
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torchattacks
 
-from sparsadv.attacks import AUTOATTACK_ATTACKS, autoattack, equal_norm_noise, per_sample_norm
-from sparsadv.classifiers import accuracy, build_classifier, predict, train_classifier
-from sparsadv.data import load_images
+from sparsadv.attacks.autoattack import AUTOATTACK_ATTACKS, autoattack
+from sparsadv.attacks.pgd import equal_norm_noise, per_sample_norm
+from sparsadv.models.classifiers import accuracy, build_classifier, predict, train_classifier
+from sparsadv.data.images import load_images
 
 FAST = dict(steps=10, n_queries=100)   # fewer iterations / queries than the standard 100 / 5,000: tests stay small
 

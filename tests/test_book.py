@@ -67,11 +67,11 @@ def test_book_renders_for_a_reader(tmp_path):
     r = _build(tmp_path, 'md:Math: $x = D\\alpha$.',
                "from IPython.display import Markdown, display\ndisplay(Markdown('| a | b |\\n|---|---|\\n| 1 | $x^2$ |'))",
                '#| fig-cap: A caption for the figure.\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()',
-               '#| echo: false\nfrom sparsadv.report import Table\nTable([[1.23456, 0.5]], columns=["x", "p"])')
+               '#| echo: false\nfrom sparsadv.core.report import Table\nTable([[1.23456, 0.5]], columns=["x", "p"])')
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     html = tmp_path / '_build' / 'html'
     page = (html / 'nbs' / 'page.html').read_text()
     assert page.count('<table') == 2 and 'sparsadv-table' in page and '1.23' in page
     assert 'A caption for the figure.' in page and '<figcaption' in page and 'caption-number' not in page
-    assert 'from sparsadv.report import Table' not in page      # echo: false hides the input
+    assert 'from sparsadv.core.report import Table' not in page      # echo: false hides the input
     assert check_html.check_book(html) == []                      # no CDN, math served locally, no raw tables

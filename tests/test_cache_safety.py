@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from sparsadv.config import cache_dir, config_hash, load_checkpoint
-from sparsadv.lista import get_lista, lista_config
+from sparsadv.core.cache import cache_dir, config_hash, load_checkpoint
+from sparsadv.models.lista import get_lista, lista_config
 
 
 def _plant(path, mark):
@@ -35,7 +35,7 @@ def test_planted_cache_entry_is_refused(tmp_path):
 
 WRITER = """
 import sys, torch
-from sparsadv.config import save_atomic
+from sparsadv.core.cache import save_atomic
 path, who = sys.argv[1], int(sys.argv[2])
 for i in range(25):
     save_atomic({'who': who, 'i': i, 'x': torch.full((200_000,), float(who))}, path)

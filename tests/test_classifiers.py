@@ -5,11 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparsadv.classifiers import (CLASSIFIERS, SmallCNN, WideResNet, accuracy, build_classifier, classifier_config,
-                                  eval_mode, get_classifier, predict, resnet18_mnist, resnet50_tiny,
-                                  train_classifier, _augment)
-from sparsadv.config import make_generator
-from sparsadv.data import load_images, image_channels
+from sparsadv.models.classifiers import CLASSIFIERS, SmallCNN, WideResNet, accuracy, build_classifier, classifier_config, eval_mode, get_classifier, predict, resnet18_mnist, resnet50_tiny, train_classifier, _augment
+from sparsadv.core.config import make_generator
+from sparsadv.data.images import load_images, image_channels
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py

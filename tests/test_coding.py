@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from sparsadv.coding import (omp, omp_sklearn, lasso, lasso_sklearn, lasso_objective, lasso_gap, error_split,
-                             beta_to_sklearn_alpha, sklearn_alpha_to_beta)
-from sparsadv.data import gaussian_dictionary, sparse_codes
+from sparsadv.coding.omp import omp, omp_sklearn
+from sparsadv.coding.lasso import lasso, lasso_sklearn, lasso_objective, lasso_gap, beta_to_sklearn_alpha, sklearn_alpha_to_beta
+from sparsadv.analysis.metrics import error_split
+from sparsadv.data.synthetic import gaussian_dictionary, sparse_codes
 
 
 def problem(m=60, n=120, s=10, B=200, noise=0.05, seed=0):
@@ -134,7 +135,7 @@ def test_lasso_gap_is_a_certificate():
 
 def test_lasso_active_set_corrections_and_warning(backend):
     "The float64 corrections repair a wrong support; a path cut short by max_iter is repaired or reported."
-    from sparsadv.coding import _polish
+    from sparsadv.coding.lasso import _polish
     D, A, X = problem(B=30)
     D64, X64, beta = D.double(), X.double(), 0.05
     opt = lasso(D64, X64, beta, backend=backend)

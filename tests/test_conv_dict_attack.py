@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from sparsadv.config import make_generator
-from sparsadv.convlista import ConvDictionary
-from sparsadv.dict_attack import conv_dict_attack, conv_smallest_left_singular, class_pair_directions, class_pair_attack
+from sparsadv.core.config import make_generator
+from sparsadv.coding.dictionary import ConvDictionary
+from sparsadv.attacks.dict_attack import conv_dict_attack, conv_smallest_left_singular, class_pair_directions, class_pair_attack
 
 
 @pytest.mark.parametrize('C,H,W,Fn,k,method', [(1, 6, 6, 3, 3, 'explicit'), (1, 7, 5, 2, 5, 'lobpcg'),

@@ -6,10 +6,11 @@ import torch
 import pytorch_msssim
 from scipy.signal import correlate2d, convolve2d
 
-from sparsadv.config import make_generator
-from sparsadv.data import load_images
-from sparsadv.convlista import (ConvDictionary, ConvLISTA, soft_threshold_channels, convlista_loss, psnr, ssim,
-                                evaluate_convlista, train_convlista, convlista_config, get_convlista)
+from sparsadv.core.config import make_generator
+from sparsadv.data.images import load_images
+from sparsadv.coding.dictionary import ConvDictionary
+from sparsadv.models.convlista import ConvLISTA, soft_threshold_channels, convlista_loss, evaluate_convlista, train_convlista, convlista_config, get_convlista
+from sparsadv.analysis.metrics import psnr, ssim
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py

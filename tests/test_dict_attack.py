@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from sparsadv.data import gaussian_dictionary
-from sparsadv.dict_attack import dict_attack, smallest_left_singular
+from sparsadv.data.synthetic import gaussian_dictionary
+from sparsadv.attacks.dict_attack import dict_attack, smallest_left_singular
 
 
 def _numpy_umin(D):

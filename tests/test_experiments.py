@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sparsadv.experiments import run_fig1, fig1_claims, save_results, _jsonable
+from sparsadv.experiments.synthetic import run_fig1, fig1_claims
+from sparsadv.experiments.registry import save_results, _jsonable
 
 
 def _run_fresh(tmp_path, name, fn):

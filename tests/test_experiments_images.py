@@ -2,9 +2,8 @@ import json
 import numpy as np
 import pytest
 from sparsadv.claims import Claim
-from sparsadv.experiments import _jsonable
-from sparsadv.experiments_images import (run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims,
-                                         FIGURES_IMAGES, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE)
+from sparsadv.experiments.registry import _jsonable
+from sparsadv.experiments.images import run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims, FIGURES_IMAGES, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE
 
 CLAIM_KEYS = {'figure', 'claim', 'paper', 'measured', 'test', 'reproduced', 'profile', 'note'}
 

@@ -5,7 +5,8 @@ import random
 import numpy as np
 import torch
 
-from sparsadv.experiments_universal import run_fig7, keep_global_rng, FIG7_EPS, FIGURES_UNIVERSAL, rescale_l2
+from sparsadv.experiments.universal import run_fig7, FIG7_EPS, FIGURES_UNIVERSAL
+from sparsadv.attacks.universal import keep_global_rng, rescale_l2
 
 SMALL = dict(n_attack=8, n_eval=48)
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sparsadv.data import (IMAGE_DATASETS, MNIST5K_SPLIT_SEED, data_root, image_channels, load_images,
-                           stratified_indices)
+from sparsadv.data.images import IMAGE_DATASETS, MNIST5K_SPLIT_SEED, data_root, image_channels, load_images, stratified_indices
 
 
 # ---------------------------------------------------------------- writers of the real file formats

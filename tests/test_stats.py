@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from sparsadv.stats import as_sample, ttest, levene_test, percentiles, mean_ci, summary
+from sparsadv.analysis.stats import as_sample, ttest, levene_test, percentiles, mean_ci, summary
 
 
 @pytest.fixture
