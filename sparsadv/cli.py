@@ -2,31 +2,26 @@
 
 # %% ../nbs/09_cli.ipynb #c0003
 from __future__ import annotations
-import argparse, importlib, sys
+import argparse, sys
+from pathlib import Path
 from .core.config import PROFILES, get_profile
 from .claims import Claim, claims_markdown
+from .experiments.registry import FIGURE_MODULES, get_figure
 
 # %% auto #0
 __all__ = ['figures', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #c0004
-_REGISTRIES = (('sparsadv.experiments.synthetic', 'FIGURES'), ('sparsadv.experiments.dict_attack', 'FIGURES'),
-               ('sparsadv.experiments.images', 'FIGURES_IMAGES'), ('sparsadv.experiments.universal', 'FIGURES_UNIVERSAL'))
-
 def figures() -> dict:
-    "Every reproducible figure: {name: (run, plot)}, gathered from the experiment modules."
-    out = {}
-    for module, name in _REGISTRIES:
-        out.update(getattr(importlib.import_module(module), name))
-    return dict(sorted(out.items(), key=lambda kv: int(kv[0][3:])))
+    "Every reproducible figure: {name: (run, plot)} from the registry (imports every experiment module)."
+    return {name: (get_figure(name).run, get_figure(name).plot) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}
 
 def build_parser() -> argparse.ArgumentParser:
-    "The `sparsadv` argument parser."
-    FIGURES = figures()
+    "The `sparsadv` argument parser (imports no experiment module)."
     ap = argparse.ArgumentParser(prog='sparsadv', description='Reproduce the figures of Weitzner & Giryes (2023).')
     sub = ap.add_subparsers(dest='command', required=True)
     rp = sub.add_parser('reproduce', help='run one figure and save its results and plot')
-    rp.add_argument('figure', choices=sorted(FIGURES))
+    rp.add_argument('figure', choices=sorted(FIGURE_MODULES, key=lambda f: int(f[3:])))
     rp.add_argument('--profile', choices=sorted(PROFILES), default=None,
                     help='scale profile (default: $SPARSADV_PROFILE or cpu)')
     rp.add_argument('--seed', type=int, default=0)
@@ -37,18 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `sparsadv` command."
-    from sparsadv.experiments.registry import save_results
-    FIGURES = figures()
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
     if args.command == 'list':
-        for name, (run, _) in FIGURES.items(): print(f'{name}: {run.__doc__}')
+        for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:])):
+            fig = get_figure(name); print(f'{name}: {fig.summary} (chapter {fig.chapter})')
         return 0
-    run, plot = FIGURES[args.figure]
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():   # fail before the experiment runs, not after
+        ap.error(f"--out {args.out} is a file; pass a folder (it is created if missing)")
+    if args.seed < 0: ap.error(f"--seed {args.seed} must be a non-negative integer")
+    fig = get_figure(args.figure)
     profile = get_profile(args.profile)
     print(f'reproducing {args.figure} at profile {profile.name!r} ({profile.note}), seed {args.seed}')
-    results = run(profile, seed=args.seed, progress=False if args.no_progress else None)
-    fig = plot(results)
-    path = save_results(results, args.out, fig)
-    print(claims_markdown([Claim.from_dict(c) for c in results['claims']]))
+    result = fig.run(profile, seed=args.seed, progress=False if args.no_progress else None)
+    path = result.save(out, fig.plot(result))
+    print(claims_markdown([Claim.from_dict(c) for c in result['claims']]))
     print(f'results: {path}\nfigure: {path.with_suffix(".png")}')
     return 0

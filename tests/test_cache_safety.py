@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 
-from sparsadv.core.cache import cache_dir, config_hash, load_checkpoint
+from sparsadv.core.cache import SparsadvCacheWarning, cache_dir, cache_key, load_checkpoint
 from sparsadv.models.lista import get_lista, lista_config
 
 
@@ -25,12 +25,14 @@ def test_planted_checkpoint_is_refused(tmp_path):
 
 
 def test_planted_cache_entry_is_refused(tmp_path):
+    "A cache entry carrying a pickle payload is not run: it is set aside with a warning naming it, and the network retrained."
     mark = tmp_path / 'payload-ran'
-    final = cache_dir('lista') / f"{config_hash(lista_config('quick', steps=7))}.pt"
+    final = cache_dir('lista') / f"{cache_key('lista', lista_config('quick', steps=7))}.pt"
     _plant(final, mark)
-    with pytest.raises(pickle.UnpicklingError):
-        get_lista('quick', steps=7, progress=False)
-    assert not mark.exists()
+    with pytest.warns(SparsadvCacheWarning, match=final.name):
+        net, info = get_lista('quick', steps=7, progress=False)
+    assert not mark.exists() and info['path'] == str(final) and info['hist']['steps'] == 7
+    assert list(final.parent.glob(final.name + '.bad-*'))
 
 
 WRITER = """

@@ -179,10 +179,10 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, augment):
     h_full = train_classifier(full, x, y, **kw)
     ck = tmp_path / 'run.ckpt'
     part = build_classifier('smallcnn', 3, 4, seed=0)
-    h_part = train_classifier(part, x, y, ckpt_path=ck, stop_after=1, **kw)
+    h_part = train_classifier(part, x, y, ckpt_path=ck, stop_after=6, **kw)   # stop_after counts steps: 96 / 16 = 6 per epoch
     assert h_part['epoch'] == [1] and ck.exists()
     part2 = build_classifier('smallcnn', 3, 4, seed=0)
-    train_classifier(part2, x, y, ckpt_path=ck, stop_after=3, **kw)   # a second interruption
+    train_classifier(part2, x, y, ckpt_path=ck, stop_after=15, **kw)  # a second interruption, in epoch 3
     resumed = build_classifier('smallcnn', 3, 4, seed=0)
     h_res = train_classifier(resumed, x, y, ckpt_path=ck, **kw)
     assert h_res['epoch'] == [1, 2, 3, 4] and h_res['train_loss'] == h_full['train_loss']

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sparsadv.claims import Claim
 from sparsadv.experiments.registry import _jsonable
-from sparsadv.experiments.images import run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims, FIGURES_IMAGES, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE
+from sparsadv.experiments.images import run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE
 
 CLAIM_KEYS = {'figure', 'claim', 'paper', 'measured', 'test', 'reproduced', 'profile', 'note'}
 
@@ -77,5 +77,7 @@ def test_fig4_not_run_without_data(tmp_path, monkeypatch):
         json.dumps(_jsonable(r))
 
 def test_registry():
-    assert set(FIGURES_IMAGES) == {'fig2', 'fig3', 'fig4'}
-    for run, plot in FIGURES_IMAGES.values(): assert callable(run) and callable(plot)
+    from sparsadv.experiments.registry import REGISTRY, FIGURE_MODULES
+    assert {f for f, m in FIGURE_MODULES.items() if m == 'images'} == {'fig2', 'fig3', 'fig4'}
+    for f in ('fig2', 'fig3', 'fig4'):
+        assert REGISTRY[f].chapter == '11_images' and callable(REGISTRY[f].run) and callable(REGISTRY[f].plot)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from ..core.config import derive_seed
+from ..core.cache import rng_isolated
 from ..models.classifiers import eval_mode
 
 # %% auto #0
@@ -24,9 +25,9 @@ def keep_global_rng(seed: int):
 def _art():
     """ART's `PyTorchClassifier` and the two universal attacks. ART imports `tqdm.auto`, which in a notebook without
     ipywidgets warns "IProgress not found" and falls back to text bars: nothing a reader can act on, so that one
-    warning is silenced here."""
+    warning is silenced here. Its first import also draws from the global `random` generator: it runs isolated."""
     import warnings
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), rng_isolated():   # importing ART draws from the global `random` generator once
         warnings.filterwarnings('ignore', message='IProgress not found')
         from art.estimators.classification import PyTorchClassifier
         from art.attacks.evasion import UniversalPerturbation, TargetedUniversalPerturbation

@@ -2,12 +2,17 @@
 
 # %% ../../nbs/00b_core_cache.ipynb #c0003
 from __future__ import annotations
-import hashlib, json, os, tempfile
+import contextlib, dataclasses, datetime, hashlib, json, os, platform, random, shutil, subprocess, tempfile, time, warnings
 from pathlib import Path
+from typing import Callable
+import numpy as np
 import torch
+from filelock import FileLock
+import sparsadv
 
 # %% auto #0
-__all__ = ['cache_dir', 'progress_enabled', 'save_atomic', 'save_checkpoint', 'load_checkpoint', 'config_hash']
+__all__ = ['CACHE_FORMAT', 'cache_dir', 'save_atomic', 'save_checkpoint', 'load_checkpoint', 'config_hash', 'rng_isolated',
+           'git_commit', 'provenance', 'SparsadvCacheWarning', 'cache_key', 'set_aside', 'cached']
 
 # %% ../../nbs/00b_core_cache.ipynb #c0005
 def cache_dir(sub: str | None = None) -> Path:
@@ -16,11 +21,6 @@ def cache_dir(sub: str | None = None) -> Path:
     p = root / sub if sub else root
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-def progress_enabled(progress: bool | None = None) -> bool:
-    "Whether to show progress bars: `progress` if given, else False when `$SPARSADV_PROGRESS` is 0/false, else True."
-    if progress is not None: return bool(progress)
-    return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 def save_atomic(obj, path: str | Path) -> Path:
     """torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken
@@ -50,3 +50,112 @@ def load_checkpoint(path: str | Path | None, parts: dict, map_location=None) -> 
 def config_hash(cfg: dict) -> str:
     "A short stable hash of a JSON-serialisable configuration."
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+# %% ../../nbs/00b_core_cache.ipynb #c0101
+@contextlib.contextmanager
+def rng_isolated(seed: int | None = None):
+    "Run the block with the global torch / NumPy / `random` states saved (and seeded with `seed`, if given); restore them on exit."
+    py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        if seed is not None:
+            random.seed(seed); np.random.seed(seed % 2 ** 32); torch.manual_seed(seed)
+        yield
+    finally:
+        random.setstate(py); np.random.set_state(npy); torch.set_rng_state(cpu)
+        if cuda is not None: torch.cuda.set_rng_state_all(cuda)
+
+# %% ../../nbs/00b_core_cache.ipynb #c0104
+def git_commit(path: str | Path | None = None) -> str | None:
+    "The git commit of the checkout that holds `path` (default: this package), with '+dirty' for local changes; None outside git."
+    where = Path(path) if path is not None else Path(sparsadv.__file__).resolve().parent
+    try:
+        run = lambda *a: subprocess.run(['git', *a], cwd=where, capture_output=True, text=True, timeout=10)
+        head = run('rev-parse', 'HEAD')
+        if head.returncode != 0: return None
+        dirty = run('status', '--porcelain', '--untracked-files=no').stdout.strip()
+        return head.stdout.strip() + ('+dirty' if dirty else '')
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+def provenance(**extra) -> dict:
+    "Where a result comes from: package, commit, Python / torch / NumPy versions, device, machine, UTC date, and `extra` (plain values: loads with weights_only)."
+    return dict(package=sparsadv.__version__, commit=git_commit(), python=platform.python_version(), torch=str(torch.__version__),
+                numpy=np.__version__, device='cuda' if torch.cuda.is_available() else 'cpu', machine=platform.machine(),
+                cpus=os.cpu_count(), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **extra)
+
+# %% ../../nbs/00b_core_cache.ipynb #c0107
+CACHE_FORMAT = 2   # bump when the layout of a cache entry changes
+
+class SparsadvCacheWarning(UserWarning):
+    "A cache file was unusable (corrupt, another format, another configuration): it was moved aside and the network retrained."
+
+def cache_key(kind: str, config: dict) -> str:
+    "The key of a cached network: a hash of its kind, the cache format, the package version and its configuration."
+    return config_hash(dict(kind=kind, format=CACHE_FORMAT, package=sparsadv.__version__, config=config))
+
+def _jsonable_config(config: dict) -> dict:
+    "The configuration as stored (JSON types only), so that it compares equal after a save and a load."
+    return json.loads(json.dumps(config, sort_keys=True, default=str))
+
+def set_aside(path: str | Path, why: str) -> Path:
+    "Rename an unusable cache file to `<name>.bad-<time>` and warn with its name and the reason; return the new path."
+    path = Path(path)
+    bad = path.with_name(f'{path.name}.bad-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}')
+    try: os.replace(path, bad)
+    except FileNotFoundError: return bad   # another process moved it first
+    warnings.warn(f"cache file {path} is unusable ({why}); moved it to {bad.name} and retraining", SparsadvCacheWarning,
+                  stacklevel=3)
+    return bad
+
+# %% ../../nbs/00b_core_cache.ipynb #c0108
+def _load_entry(path: Path, kind: str, config: dict, model: torch.nn.Module) -> dict | None:
+    "The stored entry at `path` loaded into `model`, or None (missing, or unusable: then set aside with a warning)."
+    if not path.exists(): return None
+    try:
+        entry = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:   # truncated, not a torch file, or a pickle payload refused by weights_only
+        set_aside(path, f'it does not load: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""}'); return None
+    if not isinstance(entry, dict) or entry.get('format') != CACHE_FORMAT or entry.get('kind') != kind:
+        got = entry.get('format') if isinstance(entry, dict) else type(entry).__name__
+        set_aside(path, f'cache format {got!r}, expected {CACHE_FORMAT} for a {kind}'); return None
+    if entry.get('config') != _jsonable_config(config):
+        stored = entry.get('config') or {}
+        diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != _jsonable_config(config).get(k))
+        set_aside(path, f'it was trained with another configuration (differs in {diff})'); return None
+    try:
+        model.load_state_dict(entry['model'])
+    except Exception as e:
+        set_aside(path, f'its weights do not fit the network: {str(e).splitlines()[0][:200]}'); return None
+    return entry
+
+def cached(kind: str, config: dict, build: Callable[[], torch.nn.Module],
+           train: Callable[[torch.nn.Module, Path], dict], train_ok: bool = True,
+           seed: int | None = None) -> tuple[torch.nn.Module, dict]:
+    """The network of `kind` described by `config`: loaded from the cache if a valid entry exists, else built with
+    `build()`, trained with `train(model, ckpt_path)` (which returns its history) and cached. Building and training
+    run with the global generators seeded with `seed` (if given) and restored afterwards. Returns (model in eval()
+    mode on the CPU, entry) where entry holds `config`, `hist`, `key`, `path` and `provenance`."""
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ValueError(f"kind={kind!r} must be a name such as 'lista' (it names the cache subfolder)")
+    folder, key = cache_dir(kind), cache_key(kind, config)
+    final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
+    with rng_isolated(seed):
+        model = build()
+        entry = _load_entry(final, kind, config, model)
+    if entry is None:
+        if not train_ok:
+            raise FileNotFoundError(f"no cached {kind} for this configuration at {final}; call with train=True to train it")
+        with FileLock(str(folder / f'{key}.lock')), rng_isolated(seed):
+            model = build()
+            entry = _load_entry(final, kind, config, model)   # another process may have trained it meanwhile
+            if entry is None:
+                t0 = time.perf_counter()
+                hist = train(model, ckpt)
+                entry = dict(format=CACHE_FORMAT, kind=kind, config=_jsonable_config(config), hist=hist,
+                             model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+                             provenance=provenance(train_seconds=round(time.perf_counter() - t0, 3)))
+                save_atomic(entry, final); ckpt.unlink(missing_ok=True)
+    model.cpu().eval()
+    info = {k: v for k, v in entry.items() if k != 'model'}
+    return model, dict(info, key=key, path=str(final))

@@ -11,7 +11,7 @@ import torch
 # %% auto #0
 __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH',
            'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS', 'Profile', 'get_profile',
-           'seed_everything', 'make_generator', 'derive_seed', 'get_device']
+           'seed_everything', 'make_generator', 'derive_seed', 'get_device', 'progress_enabled']
 
 # %% ../../nbs/00_core_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -112,6 +112,11 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if d is None: d = 'cuda' if torch.cuda.is_available() else 'cpu'
     try: return torch.device(d)
     except RuntimeError as e: raise ValueError(f"device={d!r} is not a torch device ({e})") from None
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    "Whether to show progress bars: `progress` if given, else False when `$SPARSADV_PROGRESS` is 0/false, else True."
+    if progress is not None: return bool(progress)
+    return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 # %% ../../nbs/00_core_config.ipynb #c0013
 PGD_STEPS = 40                 # iterations, every PGD in the paper

@@ -21,14 +21,17 @@ from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
 from .registry import ALPHA, _jsonable
 from .synthetic import synthetic_attack, authors_pgd, clean_residual, fig1_coders, soft_target_ce
+from .registry import figure, figure_plot, FigureResult
+
 
 # %% auto #0
-__all__ = ['PAPER_FIG5', 'FIGURES', 'run_fig5', 'fig5_claims', 'plot_fig5', 'run_fig6', 'fig6_claims', 'plot_fig6']
+__all__ = ['PAPER_FIG5', 'run_fig5', 'fig5_claims', 'plot_fig5', 'run_fig6', 'fig6_claims', 'plot_fig6']
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0005
 def _hist(values: np.ndarray, bins: np.ndarray) -> list[int]:
     return np.histogram(values, bins=bins)[0].tolist()
 
+@figure('fig5', chapter='12_dict_attack')
 def run_fig5(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 5 (a, b): LASSO codes of delta_PGD vs equal-norm noise under LISTA's dictionary: nonzeros, energies, t-test."
     p = get_profile(profile)
@@ -74,6 +77,7 @@ def fig5_claims(r: dict) -> list[Claim]:
               f'higher mean energy, t-test p < {ALPHA}; compare the ratio (absolute energies depend on the dictionary '
               'size and eps)', bool(te['mean_a'] > te['mean_b'] and te['p'] < ALPHA), prof)]
 
+@figure_plot('fig5')
 def plot_fig5(r: dict):
     "Fig 5: histograms of the nonzero LASSO coefficients (a) and of the code energies (b), PGD vs noise."
     import matplotlib.pyplot as plt
@@ -90,6 +94,7 @@ def plot_fig5(r: dict):
     return fig
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0007
+@figure('fig6', chapter='12_dict_attack')
 def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 6 (a, b, c): clean / noise / PGD (net 1) / Dict-Attack on two LISTAs, OMP (tolerance) and LASSO."
     from sparsadv.attacks.dict_attack import dict_attack
@@ -154,10 +159,8 @@ def fig6_claims(r: dict) -> list[Claim]:
               f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and both LASSO betas', bool(all(beats.values())), prof,
               "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none'))]
 
+@figure_plot('fig6')
 def plot_fig6(r: dict):
     "Fig 6 error-split bars (panels: LISTA 1, LISTA 2, OMP, LASSO x2; bars: clean, noise, PGD, DA)."
     return error_split_bars(r['split'], ncols=3,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
-
-# %% ../../nbs/08b_experiments_dict_attack.ipynb #c0008
-FIGURES = {'fig5': (run_fig5, plot_fig5), 'fig6': (run_fig6, plot_fig6)}

@@ -17,11 +17,12 @@ from ..claims import Claim
 from .registry import ALPHA
 from ..core.report import fmt, p_text
 from ..plots import PAGE_WIDTH
+from .registry import figure, figure_plot, FigureResult
+
 
 # %% auto #0
-__all__ = ['NEAR_ZERO_REL', 'N_SCATTER', 'TOP_K', 'N_SUB', 'SUB_SIZE', 'N_BINS', 'AA_SETTINGS', 'PAPER_FIG4', 'FIGURES_IMAGES',
-           'run_fig2', 'fig2_claims', 'run_fig3', 'fig3_claims', 'run_fig4', 'fig4_claims', 'plot_fig2', 'plot_fig3',
-           'plot_fig4']
+__all__ = ['NEAR_ZERO_REL', 'N_SCATTER', 'TOP_K', 'N_SUB', 'SUB_SIZE', 'N_BINS', 'AA_SETTINGS', 'PAPER_FIG4', 'run_fig2',
+           'fig2_claims', 'run_fig3', 'fig3_claims', 'run_fig4', 'fig4_claims', 'plot_fig2', 'plot_fig3', 'plot_fig4']
 
 # %% ../../nbs/08c_experiments_images.ipynb #c0004
 from ..core.config import EPS_LINF_CLS as EPS_LINF, EPS_L2_CLS as EPS_L2
@@ -70,6 +71,7 @@ def _code_change(z0: torch.Tensor, z1: torch.Tensor, near: torch.Tensor) -> dict
                 mean_near_zero=float(dz[near].mean()) if near.any() else float('nan'),
                 mean_active=float(dz[~near].mean()) if (~near).any() else float('nan'))
 
+@figure('fig2', chapter='11_images')
 def run_fig2(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 2 at a profile: ConvLISTA code change |z_pert - z_clean| per coefficient for PGD / AutoAttack vs equal-l_inf noise on one image."
     p = get_profile(profile)
@@ -203,6 +205,7 @@ def _atom_study(p: Profile, seed: int, progress, tag: str, dataset: str | None =
                 attack=dict(flip_rate=flipped, l2_mean=float(delta.reshape(delta.shape[0], -1).norm(dim=1).mean())),
                 dictionaries=out)
 
+@figure('fig3', chapter='11_images')
 def run_fig3(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 3 (a-d) at a profile: atom correlations of l2 PGD vs noise (Levene) and sub-matrix spectra, ConvLISTA vs Gaussian dictionary."
     p = get_profile(profile)
@@ -260,6 +263,7 @@ def _tiny_imagenet_present(root=None) -> tuple[bool, str]:
     except FileNotFoundError as e:
         return False, str(e).splitlines()[0]
 
+@figure('fig4', chapter='11_images')
 def run_fig4(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, root=None) -> dict:
     "Fig 4: Fig 3 on Tiny ImageNet with ResNet50 at the paper profile when the data is present; else a not-run record with the paper's numbers."
     p = get_profile(profile)
@@ -291,6 +295,7 @@ def fig4_claims(r: dict) -> list[Claim]:
     return [Claim('4', claim, paper, _lev(blk), f'PGD max > noise max and Levene sd PGD > sd noise, p < {ALPHA}', bool(ok), prof)]
 
 # %% ../../nbs/08c_experiments_images.ipynb #c0019
+@figure_plot('fig2')
 def plot_fig2(r: dict):
     "Fig 2 from run_fig2 results: the image, then per attack a scatter |z_clean| vs |z_pert - z_clean| with noise overlaid."
     import matplotlib.pyplot as plt
@@ -334,6 +339,7 @@ def _plot_spectra(ax, sp: dict, title: str):
     ax.set_yscale('log'); ax.set_xlabel('singular value index'); ax.set_ylabel('singular value')
     ax.set_title(title); ax.legend(fontsize='x-small'); ax.grid(alpha=0.3)
 
+@figure_plot('fig3')
 def plot_fig3(r: dict):
     "Fig 3 (a-d) from run_fig3 (or a run Fig 4) results: correlation histograms and sub-matrix spectra for both dictionaries."
     import matplotlib.pyplot as plt
@@ -348,6 +354,7 @@ def plot_fig3(r: dict):
     fig.tight_layout()
     return fig
 
+@figure_plot('fig4')
 def plot_fig4(r: dict):
     "Fig 4 from run_fig4 results: as Fig 3 when it ran, else a chart of the paper's reference numbers (labelled as such)."
     if r['ran']: return plot_fig3(r)
@@ -366,6 +373,3 @@ def plot_fig4(r: dict):
     ax.set_title("Fig 4: the paper's reference numbers (not measured here)")
     fig.tight_layout()
     return fig
-
-# %% ../../nbs/08c_experiments_images.ipynb #c0021
-FIGURES_IMAGES = {'fig2': (run_fig2, plot_fig2), 'fig3': (run_fig3, plot_fig3), 'fig4': (run_fig4, plot_fig4)}

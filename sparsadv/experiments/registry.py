@@ -2,15 +2,17 @@
 
 # %% ../../nbs/08_experiments_registry.ipynb #c0003
 from __future__ import annotations
-import json
+import functools, importlib, json, time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 import numpy as np
-import torch
-import torch.nn.functional as F
-from ..core.config import Profile, derive_seed, get_profile, make_generator
+from ..core.config import Profile, get_profile
+from ..core.cache import cache_dir, config_hash, provenance
 
 # %% auto #0
-__all__ = ['ALPHA', 'results_dir', 'save_results']
+__all__ = ['ALPHA', 'FIGURE_MODULES', 'REGISTRY', 'results_dir', 'FigureResult', 'profile_hash', 'save_results', 'Figure',
+           'figure', 'figure_plot', 'get_figure', 'all_figures']
 
 # %% ../../nbs/08_experiments_registry.ipynb #c0004
 ALPHA = 0.01  # significance level for "the paper's difference is there"
@@ -26,13 +28,99 @@ def _jsonable(obj):
 
 def results_dir(profile: str | Profile | None = None) -> Path:
     "Where the chapters save results of a profile: `<cache>/results/<profile>` (the claims chapter reads them there)."
-    from sparsadv.core.cache import cache_dir
     return cache_dir(f'results/{get_profile(profile).name}')
+
+# %% ../../nbs/08_experiments_registry.ipynb #c0101
+class FigureResult(dict):
+    "The results of one figure's experiment (a dict of plain data, with 'figure', 'profile', 'seed', 'claims') and its `provenance`."
+    def __init__(self, data: dict, provenance: dict | None = None):
+        super().__init__(data); self.provenance = dict(provenance or {})
+
+    @property
+    def figure(self) -> str: return self['figure']
+
+    def to_json(self) -> str:
+        return json.dumps(dict(_jsonable(dict(self)), provenance=self.provenance), indent=1)
+
+    def save(self, out: str | Path, fig=None) -> Path:
+        "Write `<out>/<figure>.json` (and the plot as `<figure>.png` beside it, if given); return the JSON path."
+        out = Path(out); out.mkdir(parents=True, exist_ok=True)
+        path = out / f'{self.figure}.json'
+        tmp = path.with_name(path.name + '.tmp'); tmp.write_text(self.to_json()); tmp.replace(path)
+        if fig is not None: fig.savefig(out / f'{self.figure}.png', dpi=120, bbox_inches='tight')
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> 'FigureResult':
+        d = json.loads(Path(path).read_text())
+        return cls({k: v for k, v in d.items() if k != 'provenance'}, d.get('provenance'))
+
+    def stale_because(self, profile: Profile, seed: int = 0) -> str | None:
+        "Why this saved result does not stand for a fresh run at `profile` and `seed` with this code (None if it does)."
+        pv, now = self.provenance, provenance()
+        if not pv: return 'it carries no provenance'
+        if pv.get('package') != now['package']: return f"it was made by version {pv.get('package')}, this is {now['package']}"
+        if pv.get('commit') and now['commit'] and pv['commit'] != now['commit']:
+            return f"it was made at commit {pv['commit'][:12]}, this checkout is {now['commit'][:12]}"
+        if pv.get('profile') != profile.name or pv.get('profile_hash') != profile_hash(profile):
+            return f"it was made at another profile setting ({pv.get('profile')})"
+        if pv.get('seed') != seed: return f"it was made with seed {pv.get('seed')}"
+        return None
+
+def profile_hash(profile: Profile) -> str:
+    "A hash of every setting of a profile (a result made under other settings of the same name is stale)."
+    return config_hash(profile.to_dict())
 
 def save_results(results: dict, out: str | Path, fig=None) -> Path:
     "Write results as `<out>/<figure>.json` (and the figure as `<figure>.png` beside it); return the JSON path."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{results['figure']}.json"
-    path.write_text(json.dumps(_jsonable(results), indent=1))
-    if fig is not None: fig.savefig(out / f"{results['figure']}.png", dpi=120, bbox_inches='tight')
-    return path
+    r = results if isinstance(results, FigureResult) else FigureResult(results)
+    return r.save(out, fig)
+
+# %% ../../nbs/08_experiments_registry.ipynb #c0103
+FIGURE_MODULES = {'fig1': 'synthetic', 'fig2': 'images', 'fig3': 'images', 'fig4': 'images',
+                  'fig5': 'dict_attack', 'fig6': 'dict_attack', 'fig7': 'universal'}
+
+@dataclass
+class Figure:
+    "A registered figure: its experiment `run`, its `plot`, the book chapter that presents it, and a one-line summary."
+    name: str
+    run: Callable
+    chapter: str
+    plot: Callable | None = None
+    summary: str = ''
+
+REGISTRY: dict[str, Figure] = {}
+
+def figure(name: str, chapter: str):
+    "Register `run_figN(profile, seed, progress, **kw) -> dict` as the experiment of figure `name`, shown in `chapter`."
+    if name not in FIGURE_MODULES: raise ValueError(f"figure name {name!r} is not one of {sorted(FIGURE_MODULES)}")
+    def deco(run):
+        @functools.wraps(run)
+        def wrapper(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, **kw) -> FigureResult:
+            p = get_profile(profile)   # resolved once, here
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+                raise ValueError(f"seed={seed!r} must be an integer in [0, 2**63)")
+            t0 = time.perf_counter()
+            data = run(p, seed=int(seed), progress=progress, **kw)
+            return FigureResult(data, provenance(profile=p.name, profile_hash=profile_hash(p), seed=int(seed),
+                                                 wall_seconds=round(time.perf_counter() - t0, 2)))
+        REGISTRY[name] = Figure(name, wrapper, chapter, summary=(run.__doc__ or '').strip().split('\n')[0])
+        return wrapper
+    return deco
+
+def figure_plot(name: str):
+    "Register the plot function of figure `name` (registered with `@figure` before it)."
+    def deco(plot):
+        REGISTRY[name].plot = plot; return plot
+    return deco
+
+def get_figure(name: str) -> Figure:
+    "The registered figure `name`, importing only the module that defines it."
+    if name not in FIGURE_MODULES:
+        raise ValueError(f"figure={name!r} is unknown: use one of {sorted(FIGURE_MODULES)}")
+    importlib.import_module(f'sparsadv.experiments.{FIGURE_MODULES[name]}')
+    return REGISTRY[name]
+
+def all_figures() -> dict[str, Figure]:
+    "Every figure, in the paper's order (imports every experiment module)."
+    return {name: get_figure(name) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}

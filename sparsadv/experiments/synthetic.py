@@ -19,10 +19,12 @@ from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
 from .registry import ALPHA, save_results, _jsonable
+from .registry import figure, figure_plot, FigureResult
+
 
 # %% auto #0
-__all__ = ['WELL_TRAINED_DB', 'FIGURES', 'soft_target_ce', 'synthetic_attack', 'authors_pgd', 'clean_residual', 'fig1_coders',
-           'run_fig1', 'fig1_claims', 'plot_fig1']
+__all__ = ['WELL_TRAINED_DB', 'soft_target_ce', 'synthetic_attack', 'authors_pgd', 'clean_residual', 'fig1_coders', 'run_fig1',
+           'fig1_claims', 'plot_fig1']
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0004
 def soft_target_ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -64,6 +66,7 @@ def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_
             f'LASSO (beta = {betas[0]:.3g})': lambda X: lasso(D, X, betas[0]),
             f'LASSO (beta = {betas[1]:.3g})': lambda X: lasso(D, X, betas[1])}
 
+@figure('fig1', chapter='10_synthetic')
 def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 1 (a, b, c) at a profile: error splits of LISTA / OMP / LASSO on clean, noisy and PGD inputs, t-tests, claims."
     p = get_profile(profile)
@@ -130,11 +133,9 @@ def fig1_claims(r: dict) -> list[Claim]:
                      'mean error increase over clean larger for the lower beta, for both PGD and noise', less_robust, prof))
     return out
 
+@figure_plot('fig1')
 def plot_fig1(r: dict):
     "The Fig 1 error-split bars from run_fig1 results (panels: LISTA, OMP x2, LASSO x2)."
     return error_split_bars(r['split'], ncols=3,
                             title=f"Fig 1 at profile '{r['profile']['name']}' (m={r['profile']['m']}, n={r['profile']['n']}, "
                                   f"s={r['profile']['s']}, eps={r['eps']:.3g})")
-
-# %% ../../nbs/08a_experiments_synthetic.ipynb #c0009
-FIGURES = {'fig1': (run_fig1, plot_fig1)}

@@ -15,10 +15,12 @@ from ..attacks.pgd import equal_norm_noise
 from ..attacks.dict_attack import class_pair_directions, class_pair_attack, conv_dict_attack
 from ..claims import Claim
 from ..plots import PAGE_WIDTH
+from .registry import figure, figure_plot, FigureResult
+
 
 # %% auto #0
-__all__ = ['FIG7_EPS', 'PAPER_FIG7', 'FIG7_SETTINGS', 'FIGURES_UNIVERSAL', 'fig7_settings', 'accuracy_unclipped', 'run_fig7',
-           'fig7_claims', 'plot_fig7']
+__all__ = ['FIG7_EPS', 'PAPER_FIG7', 'FIG7_SETTINGS', 'fig7_settings', 'accuracy_unclipped', 'run_fig7', 'fig7_claims',
+           'plot_fig7']
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0004
 from ..models.code_classifier import CodeClassifier, train_code_classifier
@@ -61,6 +63,7 @@ def _second_best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     top2 = logits.topk(2, dim=1).indices
     return top2[:, 0], top2[:, 1]
 
+@figure('fig7', chapter='13_universal')
 def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, **overrides) -> dict:
     "Fig 7: task-network accuracy vs l2 budget for class-pair DA, DA u_min, UAP, targeted UAP and noise (no task-network access)."
     p = get_profile(profile); st = fig7_settings(p, **overrides)
@@ -139,6 +142,7 @@ def fig7_claims(r: dict) -> list[Claim]:
                          f'this profile runs {r["dataset"]}'))
     return out
 
+@figure_plot('fig7')
 def plot_fig7(r: dict):
     "Accuracy of the task network vs eps, one curve per attack; the paper's released curves dashed."
     import matplotlib.pyplot as plt
@@ -156,5 +160,3 @@ def plot_fig7(r: dict):
     ax.legend(fontsize='small', ncol=3, loc='upper center', bbox_to_anchor=(0.5, -0.14), frameon=False)
     fig.tight_layout()
     return fig
-
-FIGURES_UNIVERSAL = {'fig7': (run_fig7, plot_fig7)}

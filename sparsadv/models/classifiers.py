@@ -2,18 +2,18 @@
 
 # %% ../../nbs/03c_models_classifiers.ipynb #c0003
 from __future__ import annotations
-import os, time
+import math, os
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
-from ..core.cache import save_atomic, save_checkpoint, load_checkpoint, cache_dir, config_hash, progress_enabled
+from ..core.cache import cached
 from ..core.config import derive_seed, get_device, get_profile, make_generator, Profile
 from ..data.images import IMAGE_DATASETS, check_image_dataset, image_channels, load_images
 from ..core.checks import check_positive_int, check_tensor
+from .train import fit, epoch_batches
 
 # %% auto #0
 __all__ = ['MNIST_STATS', 'CIFAR10_STATS', 'IMAGENET_STATS', 'CLASSIFIERS', 'Normalize', 'StackChannels', 'SmallCNN',
@@ -216,8 +216,8 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
                      lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4, seed: int = 0,
                      ckpt_path: str | Path | None = None, progress: bool | None = None, augment: bool = False,
                      stop_after: int | None = None) -> dict:
-    "Train `model` on images X: (N, C, H, W) in [0, 1] with labels y: (N,) by SGD; resumes from `ckpt_path`."
-    # `stop_after` ends this call (with a checkpoint) after that many epochs, e.g. to split a long run into sessions.
+    """Train `model` on images X: (N, C, H, W) in [0, 1] with labels y: (N,) by SGD, the learning rate divided by 10 after
+    1/3 and 2/3 of the steps; a checkpoint at the end of every epoch, resumed from `ckpt_path`; `stop_after` counts steps."""
     _check_images(X); y = _check_labels(y, X.shape[0])
     epochs, batch = check_positive_int(epochs, 'epochs'), check_positive_int(batch, 'batch')
     for v, nm in ((lr, 'lr'), (momentum, 'momentum'), (weight_decay, 'weight_decay')):
@@ -227,45 +227,25 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
     make_generator(seed)  # validates seed
     dev = _model_device(model)
     N = X.shape[0]
-    per_epoch = N // batch if N >= batch else 1
+    per_epoch = N // batch if N >= batch else 1   # full batches only: every step sees `batch` images
     bsz = min(batch, N)
     total = epochs * per_epoch
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1 ** ((3 * k >= total) + (3 * k >= 2 * total)))
-    hist = {'epoch': [], 'train_loss': [], 'train_acc': [], 'lr': [], 'seconds': 0.0}  # lr: of each epoch's last step
-    start = 0
-    parts = {'model': model, 'opt': opt, 'sched': sched}
-    ck = load_checkpoint(ckpt_path, parts, map_location=dev)
-    if ck is not None: hist, start = ck['hist'], ck['epoch']
-
-    def save(epoch):
-        if ckpt_path is not None: save_checkpoint(ckpt_path, parts, hist=hist, epoch=epoch)
-
-    model.train()
-    bar = tqdm(total=total, initial=start * per_epoch, desc='train', disable=not progress_enabled(progress),
-               mininterval=2.0)
-    t0 = time.perf_counter()
-    for epoch in range(start, epochs):
-        if stop_after is not None and epoch >= stop_after: break
-        order = torch.randperm(N, generator=make_generator(derive_seed(seed, 'epoch', epoch)))
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(per_epoch):
-            idx = order[step * bsz:(step + 1) * bsz]
-            xb, yb = X[idx].to(dev), y[idx].to(dev)
-            if augment: xb = _augment(xb, make_generator(derive_seed(seed, 'augment', epoch, step)))
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            lr_used = opt.param_groups[0]['lr']
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-            loss_sum += loss.item() * len(idx); correct += (out.argmax(1) == yb).sum().item(); seen += len(idx)
-            bar.update(1); bar.set_postfix(epoch=epoch + 1, loss=f'{loss_sum / seen:.3f}')
-        hist['epoch'].append(epoch + 1); hist['train_loss'].append(loss_sum / seen)
-        hist['train_acc'].append(correct / seen); hist['lr'].append(lr_used)
-        hist['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-        save(epoch + 1)
-    bar.close()
-    model.eval()
-    return hist
+    idx = epoch_batches(N, bsz, seed)
+    def data(k):
+        epoch, step = divmod(k, per_epoch)
+        i = idx(epoch * math.ceil(N / bsz) + step)   # the first `per_epoch` batches of the epoch's permutation
+        xb, yb = X[i].to(dev), y[i].to(dev)
+        if augment: xb = _augment(xb, make_generator(derive_seed(seed, 'augment', epoch, step)))
+        return xb, yb
+    def loss(net, b):
+        out = net(b[0])
+        return F.cross_entropy(out, b[1]), {'train_acc': (out.argmax(1) == b[1]).float().mean().item()}
+    return fit(model, data, loss, total, opt, sched, log_every=per_epoch, steps_per_epoch=per_epoch, ckpt_path=ckpt_path,
+               ckpt_every=per_epoch, stop_after=stop_after, progress=progress, desc='train',
+               hparams=dict(epochs=epochs, batch=batch, lr=lr, momentum=momentum, weight_decay=weight_decay, seed=seed,
+                            augment=augment, n=N))
 
 # %% ../../nbs/03c_models_classifiers.ipynb #c0025
 def classifier_config(profile: str | Profile | None = None, seed: int = 0, **overrides) -> dict:
@@ -288,24 +268,13 @@ def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress
     cfg = classifier_config(profile, seed=seed, **overrides)
     ds = check_image_dataset(cfg['dataset'])
     dev = get_device(device)
-    model = build_classifier(cfg['classifier'], ds['shape'][0], ds['classes'], dataset=cfg['dataset'], seed=cfg['seed'])
-    folder = cache_dir('classifiers'); key = config_hash(cfg)
-    final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
-    if final.exists():
-        saved = torch.load(final, map_location='cpu', weights_only=True)
-        model.load_state_dict(saved['model']); hist = saved['hist']; model.to(dev)
-    elif train:
+    def train_fn(model, ckpt):
         X, y = load_images(cfg['dataset'], 'train', root=root, download=download, n=cfg['n_train'], seed=cfg['data_seed'])
-        model.to(dev)
-        hist = train_classifier(model, X, y, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],
+        return train_classifier(model.to(dev), X, y, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],
                                 momentum=cfg['momentum'], weight_decay=cfg['weight_decay'], seed=cfg['seed'],
                                 ckpt_path=ckpt, progress=progress, augment=cfg['augment'])
-        del X, y
-        save_atomic({'model': {k: v.cpu() for k, v in model.state_dict().items()}, 'hist': hist, 'config': cfg}, final)
-        ckpt.unlink(missing_ok=True)
-    else:
-        raise FileNotFoundError(f"no cached classifier for this configuration at {final}; call with train=True")
-    model.eval()
+    build = lambda: build_classifier(cfg['classifier'], ds['shape'][0], ds['classes'], dataset=cfg['dataset'], seed=cfg['seed'])
+    model, entry = cached('classifiers', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
+    model.to(dev).eval()
     Xt, yt = load_images(cfg['dataset'], 'test', root=root, download=download, n=cfg['n_test'], seed=cfg['data_seed'])
-    info = dict(config=cfg, key=key, hist=hist, test_accuracy=accuracy(model, Xt, yt), n_test=len(yt))
-    return model, info
+    return model, dict(entry, test_accuracy=accuracy(model, Xt, yt), n_test=len(yt))

@@ -2,11 +2,13 @@
 
 # %% ../../nbs/03d_models_code_classifier.ipynb #c0003
 from __future__ import annotations
+import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..core.config import derive_seed, make_generator
 from .convlista import ConvLISTA, convlista_loss
+from .train import fit, epoch_batches
 
 # %% auto #0
 __all__ = ['CodeClassifier', 'train_code_classifier']
@@ -24,30 +26,25 @@ class CodeClassifier(nn.Module):
 
 def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tensor, epochs: int, batch: int = 64,
                           lr: float = 1e-3, finetune: bool = False, rec_weight: float = 1.0, seed: int = 0) -> dict:
-    "Train the linear head (and, with finetune, the ConvLISTA) on images X: (N, C, H, W), labels y: (N,)."
+    "Train the linear head (and, with finetune, the ConvLISTA) on images X: (N, C, H, W), labels y: (N,); see `fit`."
     g = make_generator(derive_seed(seed, 'code-head', 'init'))
     with torch.no_grad():   # seeded init of the head, independent of torch's global generator
         b = 1 / model.head.in_features ** 0.5
         model.head.weight.copy_((torch.rand(model.head.weight.shape, generator=g) * 2 - 1) * b); model.head.bias.zero_()
     for q in model.convlista.parameters(): q.requires_grad_(finetune)
     params = list(model.head.parameters()) + (list(model.convlista.parameters()) if finetune else [])
-    opt = torch.optim.Adam(params, lr=lr)
-    hist = {'train_loss': [], 'train_acc': []}
-    N = X.shape[0]
-    for ep in range(epochs):
-        order = torch.randperm(N, generator=make_generator(derive_seed(seed, 'code-head', ep)))
-        tot, correct = 0.0, 0
-        for s in range(0, N, batch):
-            idx = order[s:s + batch]; xb, yb = X[idx], y[idx]
-            if finetune:
-                z = model.convlista.encode(xb); out = model.head(z.flatten(1))
-                loss = F.cross_entropy(out, yb) + rec_weight * convlista_loss(model.convlista.decode(z), xb)
-            else:
-                with torch.no_grad(): z = model.convlista.encode(xb)
-                out = model.head(z.flatten(1)); loss = F.cross_entropy(out, yb)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            tot += loss.item() * len(idx); correct += (out.argmax(1) == yb).sum().item()
-        hist['train_loss'].append(tot / N); hist['train_acc'].append(correct / N)
+    nb = math.ceil(X.shape[0] / batch)
+    idx = epoch_batches(X.shape[0], batch, seed, tag='code-head')
+    def loss(net, k):
+        xb, yb = X[idx(k)], y[idx(k)]
+        if finetune:
+            z = net.convlista.encode(xb); out = net.head(z.flatten(1))
+            value = F.cross_entropy(out, yb) + rec_weight * convlista_loss(net.convlista.decode(z), xb)
+        else:
+            with torch.no_grad(): z = net.convlista.encode(xb)
+            out = net.head(z.flatten(1)); value = F.cross_entropy(out, yb)
+        return value, {'train_acc': (out.argmax(1) == yb).float().mean().item()}
+    hist = fit(model, lambda k: k, loss, epochs * nb, torch.optim.Adam(params, lr=lr), log_every=nb, steps_per_epoch=nb,
+               progress=False, desc='code classifier')
     for q in model.convlista.parameters(): q.requires_grad_(False)
-    model.eval()
     return hist

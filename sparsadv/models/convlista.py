@@ -2,17 +2,17 @@
 
 # %% ../../nbs/03b_models_convlista.ipynb #c0003
 from __future__ import annotations
-import math, os, time
+import math
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import pytorch_msssim
-from tqdm import tqdm
-from ..core.cache import save_atomic, save_checkpoint, load_checkpoint, cache_dir, config_hash, progress_enabled
+from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, make_generator, Profile
 from ..core.checks import check_positive_int, check_tensor
 from ..data.images import load_images
+from .train import fit, epoch_batches
 
 # %% auto #0
 __all__ = ['soft_threshold_channels', 'ConvLISTA', 'convlista_loss', 'evaluate_convlista', 'train_convlista', 'convlista_config',
@@ -108,57 +108,22 @@ def _check_images01(X, C, name='X'):
 def train_convlista(model: ConvLISTA, X: torch.Tensor, epochs: int, batch: int = 32, lr: float = 1e-4, seed: int = 0,
                     ckpt_path: str | Path | None = None, ckpt_every: int = 50, X_test: torch.Tensor | None = None,
                     stop_after: int | None = None, progress: bool | None = None) -> dict:
-    "Train `model` on images X: (N, C, H, W) in [0, 1] with Adam on 0.8 (1 - SSIM) + 0.2 L1; resumes from `ckpt_path`."
-    # `stop_after` ends this call (with a checkpoint) once that many steps are done, e.g. to split a long run into sessions.
+    """Train `model` on images X: (N, C, H, W) in [0, 1] with Adam on 0.8 (1 - SSIM) + 0.2 L1, logging the test PSNR /
+    SSIM at the end of each epoch; resumes from `ckpt_path`; `stop_after` counts steps (see `fit`)."""
     _check_images01(X, model.in_channels)
     if X_test is not None: _check_images01(X_test, model.in_channels, 'X_test')
     epochs, batch = check_positive_int(epochs, 'epochs'), check_positive_int(batch, 'batch')
     if not lr > 0: raise ValueError(f"lr={lr!r} must be positive")
-    N = X.shape[0]
-    nb = math.ceil(N / batch)
-    total = epochs * nb
+    nb = math.ceil(X.shape[0] / batch)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist = {'epoch': [], 'train_loss': [], 'test_psnr': [], 'test_ssim': [], 'seconds': 0.0, 'steps': 0}
-    start, acc = 0, [0.0, 0]    # acc: running (loss sum, batches) of the current epoch
-    parts = {'model': model, 'opt': opt}
-    ck = load_checkpoint(ckpt_path, parts, map_location=X.device)
-    if ck is not None: hist, start, acc = ck['hist'], ck['step'], ck['acc']
-
-    def save(step):
-        if ckpt_path is not None: save_checkpoint(ckpt_path, parts, hist=hist, step=step, acc=acc)
-
-    model.train()
-    t0 = time.perf_counter()
-    bar = tqdm(range(start, total), initial=start, total=total, desc='ConvLISTA', disable=not progress_enabled(progress),
-               mininterval=2.0)
-    perm, perm_epoch = None, -1
-    for step in bar:
-        if stop_after is not None and step >= stop_after:
-            hist['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-            save(step); break
-        epoch, b = divmod(step, nb)
-        if epoch != perm_epoch:
-            perm = torch.randperm(N, generator=make_generator(derive_seed(seed, 'epoch', epoch))).to(X.device)
-            perm_epoch = epoch
-        x = X[perm[b * batch:(b + 1) * batch]]
-        loss = convlista_loss(model(x), x)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        acc = [acc[0] + loss.item(), acc[1] + 1]
-        done = step + 1
-        hist['steps'] = done
-        if done % nb == 0:   # end of an epoch
-            q = evaluate_convlista(model, X_test) if X_test is not None else dict(psnr=float('nan'), ssim=float('nan'))
-            hist['epoch'].append(done // nb); hist['train_loss'].append(acc[0] / acc[1])
-            hist['test_psnr'].append(q['psnr']); hist['test_ssim'].append(q['ssim'])
-            acc = [0.0, 0]
-            bar.set_postfix(loss=f"{hist['train_loss'][-1]:.4f}", psnr=f"{q['psnr']:.2f}")
-        if done % ckpt_every == 0 or done == total:
-            hist['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-            save(done)
-    else:
-        hist['seconds'] += time.perf_counter() - t0
-    model.eval()
-    return hist
+    idx = epoch_batches(X.shape[0], batch, seed, X.device)
+    def evaluate(net):
+        q = evaluate_convlista(net, X_test) if X_test is not None else dict(psnr=float('nan'), ssim=float('nan'))
+        return {'test_psnr': q['psnr'], 'test_ssim': q['ssim']}
+    return fit(model, lambda k: X[idx(k)], lambda net, x: convlista_loss(net(x), x), epochs * nb, opt,
+               evaluate=evaluate, log_every=nb, steps_per_epoch=nb, ckpt_path=ckpt_path, ckpt_every=ckpt_every,
+               stop_after=stop_after, progress=progress, desc='ConvLISTA',
+               hparams=dict(epochs=epochs, batch=batch, lr=lr, seed=seed, n=X.shape[0]))
 
 # %% ../../nbs/03b_models_convlista.ipynb #c0018
 def convlista_config(profile: str | Profile | None = None, seed: int = 0, **overrides) -> dict:
@@ -178,21 +143,12 @@ def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bo
     cfg = convlista_config(profile, seed=seed, **overrides)
     Xtr, _ = load_images(cfg['dataset'], 'train', n=cfg['n_train'], seed=cfg['data_seed'])
     Xte, _ = load_images(cfg['dataset'], 'test', n=cfg['n_test'], seed=cfg['data_seed'])
-    model = ConvLISTA(Xtr.shape[1], filters=cfg['filters'], kernel=cfg['kernel'], K=cfg['K'], init=cfg['init'],
-                      threshold=cfg['threshold'], seed=cfg['seed'])
-    folder = cache_dir('convlista'); key = config_hash(cfg)
-    final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
-    if final.exists():
-        saved = torch.load(final, map_location='cpu', weights_only=True)
-        model.load_state_dict(saved['model']); hist = saved['hist']
-    elif train:
-        hist = train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'], seed=cfg['seed'],
-                               ckpt_path=ckpt, X_test=Xte[:500], progress=progress)
-        save_atomic({'model': model.state_dict(), 'hist': hist, 'config': cfg}, final); ckpt.unlink(missing_ok=True)
-    else:
-        raise FileNotFoundError(f"no cached ConvLISTA for this configuration at {final}; call with train=True")
-    model.eval()
+    build = lambda: ConvLISTA(Xtr.shape[1], filters=cfg['filters'], kernel=cfg['kernel'], K=cfg['K'], init=cfg['init'],
+                              threshold=cfg['threshold'], seed=cfg['seed'])
+    train_fn = lambda model, ckpt: train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],
+                                                   seed=cfg['seed'], ckpt_path=ckpt, X_test=Xte[:500], progress=progress)
+    model, entry = cached('convlista', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     q = evaluate_convlista(model, Xte)
-    info = dict(config=cfg, key=key, hist=hist, psnr=q['psnr'], ssim=q['ssim'], n_test=int(Xte.shape[0]),
-                minutes_per_epoch=hist['seconds'] / 60 / max(hist['steps'] / math.ceil(Xtr.shape[0] / cfg['batch']), 1e-9))
-    return model, info
+    hist = entry['hist']
+    return model, dict(entry, psnr=q['psnr'], ssim=q['ssim'], n_test=int(Xte.shape[0]),
+                       minutes_per_epoch=hist['seconds'] / 60 / max(hist['steps'] / math.ceil(Xtr.shape[0] / cfg['batch']), 1e-9))
