@@ -13,7 +13,12 @@ SMALL = dict(n_attack=8, n_eval=48)
 
 
 def _strip(r):
-    r = dict(r); r.pop('seconds'); return json.dumps(r, sort_keys=True, default=str)
+    "The results without wall times (every key 'seconds', at any depth)."
+    def drop(o):
+        if isinstance(o, dict): return {k: drop(v) for k, v in o.items() if k != 'seconds'}
+        if isinstance(o, list): return [drop(v) for v in o]
+        return o
+    return json.dumps(drop(dict(r)), sort_keys=True, default=str)
 
 
 def test_fig7_quick_deterministic_and_no_rng_leak():
