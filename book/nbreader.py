@@ -7,9 +7,13 @@ MyST-NB calls `read(text)` for every `.ipynb` (see `nb_custom_formats` in `_conf
   `#| output: false` to `remove-output`;
 - turns `#| fig-cap: text` (nbdev's / Quarto's figure caption) into a MyST-NB figure caption for the cell's image;
 - marks cells flagged `gpu` or `slow` (nbdev's `tst_flags`) and `#| eval: false` cells `skip-execution`,
-  with a visible note saying why they did not run in this build.
+  with a visible note saying why they did not run in this build;
+- in a library notebook (one with `#| default_exp`), follows every `#| export` cell with the API entries
+  (`sparsadv.core.report.api_doc`: signature, docstring, parameters) of the public functions and classes it defines,
+  so that each library page is also the reference of its module.
 """
 from __future__ import annotations
+import ast
 import re
 import nbformat
 
@@ -33,9 +37,27 @@ def _note(text: str):
     return nbformat.v4.new_markdown_cell(f":::{{note}}\n{text}\n:::")
 
 
+def public_names(body: str) -> list[str]:
+    "The public functions and classes an exported cell defines, in order."
+    try: tree = ast.parse(body)
+    except SyntaxError: return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith('_')]
+
+
+def _api_cell(names: list[str]):
+    cell = nbformat.v4.new_code_cell('\n'.join(f'display(_api_doc({n}))' for n in names))
+    cell.metadata['tags'] = ['remove-input']
+    return cell
+
+
 def transform(nb):
     "Return `nb` with nbdev directives turned into Jupyter Book tags (see module docstring)."
+    library = any(c.cell_type == 'code' and re.match(r'\s*#\|\s*default_exp\b', c.source) for c in nb.cells)
     cells = []
+    if library:
+        setup = nbformat.v4.new_code_cell('from sparsadv.core.report import api_doc as _api_doc\nfrom IPython.display import display')
+        setup.metadata['tags'] = ['remove-cell']
+        cells.append(setup)
     for cell in nb.cells:
         if cell.cell_type != 'code':
             cells.append(cell); continue
@@ -59,6 +81,8 @@ def transform(nb):
         cell.source = body
         if tags: cell.metadata['tags'] = sorted(set(tags))
         cells.append(cell)
+        names = public_names(body) if library and 'export' in words else []
+        if names: cells.append(_api_cell(names))
     nb.cells = cells
     return nb
 

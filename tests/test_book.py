@@ -26,10 +26,14 @@ def test_transform_maps_directives():
                                 '#| gpu\nraise RuntimeError("needs a GPU")', '#|eval: false\n1/0',
                                 '#| hide\nimport nbdev; nbdev.nbdev_export()', 'md:# title'))
     code = [c for c in nb.cells if c.cell_type == 'code']
-    assert [c.source for c in code] == ['def f(): return 1', 'x = 1', 'raise RuntimeError("needs a GPU")', '1/0']
+    # a library notebook (default_exp) gets a hidden import of api_doc first, and the API entry of f after its cell
+    assert [c.source for c in code] == ['from sparsadv.core.report import api_doc as _api_doc\nfrom IPython.display import display',
+                                        'def f(): return 1', 'display(_api_doc(f))', 'x = 1',
+                                        'raise RuntimeError("needs a GPU")', '1/0']
     assert not any('#|' in c.source for c in code)
-    assert code[1].metadata['tags'] == ['remove-cell']
-    assert code[2].metadata['tags'] == ['skip-execution'] and code[3].metadata['tags'] == ['skip-execution']
+    assert code[0].metadata['tags'] == ['remove-cell'] and code[2].metadata['tags'] == ['remove-input']
+    assert code[3].metadata['tags'] == ['remove-cell']
+    assert code[4].metadata['tags'] == ['skip-execution'] and code[5].metadata['tags'] == ['skip-execution']
     notes = [c.source for c in nb.cells if c.cell_type == 'markdown' and 'not executed' in c.source]
     assert len(notes) == 2 and 'gpu' in notes[0]
     cap = nbreader.transform(_nb('#| echo: false\n#| fig-cap: "Fig 1: bars, whiskers."\nplot()')).cells[0]

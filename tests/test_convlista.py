@@ -72,7 +72,7 @@ def test_operator_matches_scipy_and_dense(C, Fn, k, H, Wd):
 
 
 def test_atom_norms_border_and_normalized():
-    dic = ConvDictionary(torch.randn(2, 5, 7, 7, generator=make_generator(3))).normalized()
+    dic = ConvDictionary(torch.randn(2, 5, 7, 7, generator=make_generator(3))).normalized_filters()
     n = dic.atom_norms(20, 20)
     assert torch.allclose(n[:, 3:-3, 3:-3], torch.ones_like(n[:, 3:-3, 3:-3]), atol=1e-5)   # interior atoms: unit
     assert (n[:, 0, 0] < 0.9).all()                                                         # corner atoms: cut
@@ -86,7 +86,8 @@ def test_operator_errors():
     with pytest.raises(ValueError, match='F=64'): dic.apply(torch.zeros(1, 3, 8, 8))
     with pytest.raises(ValueError, match='C=3'): dic.adjoint(torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match='indices'): dic.columns(torch.tensor([64 * 64]), 8, 8)
-    with pytest.raises(ValueError, match='all-zero'): ConvDictionary(torch.zeros(1, 2, 3, 3)).normalized()
+    with pytest.raises(ValueError, match='all-zero'): ConvDictionary(torch.zeros(1, 2, 3, 3)).normalized_filters()
+    with pytest.raises(ValueError, match='all-zero'): ConvDictionary(torch.zeros(1, 2, 3, 3)).at(4, 4).normalized()
 
 
 def test_convlista_is_ista_at_init():

@@ -33,18 +33,18 @@ def test_ill_conditioned():
     D = (U * s) @ V.T
     D = D / D.norm(dim=0)               # unit columns, as a dictionary; still badly conditioned
     u_ref, s_ref = _numpy_umin(D)
-    u, sig = smallest_left_singular(D)
+    u, sig, _ = smallest_left_singular(D)
     assert abs(abs(u.numpy() @ u_ref) - 1) < 1e-6
     assert abs(sig - s_ref) / s_ref < 1e-3
 
 
 def test_sign_convention_and_universality():
     D = gaussian_dictionary(30, 60, seed=5)
-    u, _ = smallest_left_singular(D)
+    u, _, _ = smallest_left_singular(D)
     assert u[u.abs().argmax()] > 0
     # a row-sign flip of D flips u_min's entries; the convention still makes the largest entry positive
     flip = torch.ones(30); flip[::2] = -1
-    u2, _ = smallest_left_singular(flip[:, None] * D)
+    u2, _, _ = smallest_left_singular(flip[:, None] * D)
     assert u2[u2.abs().argmax()] > 0 and torch.allclose((flip * u).abs(), u2.abs(), atol=1e-6)
     # deterministic, no randomness involved
     assert torch.equal(dict_attack(D, 1.0), dict_attack(D, 1.0))

@@ -6,7 +6,7 @@ import torch
 from ..core.config import derive_seed, make_generator
 from ..core.checks import check_positive_int, check_tensor
 from ..data.synthetic import gaussian_dictionary
-from ..coding.dictionary import ConvDictionary
+from ..coding.dictionary import Dictionary, ConvDictionary, DenseDictionary, as_dictionary
 
 # %% auto #0
 __all__ = ['atom_correlations', 'correlation_groups', 'atom_positions', 'submatrix_spectra', 'spectra_summary',
@@ -19,41 +19,39 @@ def _unit_rows(delta: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"delta has {int((nrm == 0).sum())} all-zero perturbation(s): drop them (a zero vector has no direction)")
     return delta / nrm.reshape((-1,) + (1,) * (delta.ndim - 1))
 
-def _abs_unit_products(delta: torch.Tensor, dictionary, inv_norms: torch.Tensor) -> torch.Tensor:
+def _abs_unit_products(delta: torch.Tensor, d: Dictionary, inv_norms: torch.Tensor) -> torch.Tensor:
     "|<delta_j / ||delta_j||, D_i / ||D_i||>|: (b, n_atoms)."
-    d = _unit_rows(delta)
-    if isinstance(dictionary, ConvDictionary): p = dictionary.adjoint(d).reshape(d.shape[0], -1)
-    else: p = d.reshape(d.shape[0], -1) @ dictionary.to(d)
-    return p.abs() * inv_norms
+    u = _unit_rows(delta)
+    return d.adjoint(u.reshape(u.shape[0], *d.signal_shape)).reshape(u.shape[0], -1).abs() * inv_norms
 
-def _prepare(delta, dictionary):
-    if isinstance(dictionary, ConvDictionary):
+def _prepare(delta, dictionary) -> tuple[Dictionary, torch.Tensor]:
+    "The dictionary (a ConvDictionary without an image size takes the perturbations' size) and its inverse atom norms."
+    if isinstance(dictionary, ConvDictionary) and dictionary.image_shape is None:
         check_tensor(delta, 'delta', ndim=4)
         if delta.shape[1] != dictionary.in_channels:
             raise ValueError(f"delta must have shape (B, C={dictionary.in_channels}, H, W), got {tuple(delta.shape)}")
-        nrm = dictionary.atom_norms(*delta.shape[-2:]).to(delta).reshape(-1)
-    elif isinstance(dictionary, torch.Tensor):
-        check_tensor(dictionary, 'dictionary', ndim=2)
-        check_tensor(delta, 'delta')
-        if delta.ndim < 2 or delta[0].numel() != dictionary.shape[0]:
-            raise ValueError(f"delta must have shape (B, m) with m = {dictionary.shape[0]} entries per sample, got {tuple(delta.shape)}")
-        nrm = dictionary.to(delta).norm(dim=0)
-    else:
-        raise ValueError(f"dictionary must be a ConvDictionary or a dense (m, n) tensor, got {type(dictionary).__name__}")
+        dictionary = dictionary.at(*delta.shape[-2:])
+    if not isinstance(dictionary, (Dictionary, torch.Tensor)):
+        raise ValueError(f"dictionary must be a Dictionary (dense or ConvDictionary) or a dense (m, n) tensor, got {type(dictionary).__name__}")
+    d = as_dictionary(dictionary)
+    check_tensor(delta, 'delta')
+    if delta.ndim < 2 or delta[0].numel() != d.m:
+        raise ValueError(f"delta must have shape (B, {', '.join(map(str, d.signal_shape))}) with m = {d.m} entries per sample, got {tuple(delta.shape)}")
+    nrm = d.atom_norms().to(delta).reshape(-1)
     inv = torch.where(nrm > 0, 1 / nrm.clamp_min(torch.finfo(nrm.dtype).tiny), torch.zeros_like(nrm))
-    return inv
+    return d, inv
 
-def atom_correlations(delta: torch.Tensor, dictionary: ConvDictionary | torch.Tensor, batch: int = 64,
+def atom_correlations(delta: torch.Tensor, dictionary: Dictionary | torch.Tensor, batch: int = 64,
                       per_sample: bool = False) -> torch.Tensor:
     "Eq. 2 with |.|: corr_i over perturbations delta: (B, C, H, W) or (B, m) -> (n_atoms,) float64 summing to 1; per_sample: (B, n_atoms) |unit products|."
     batch = check_positive_int(batch, 'batch')
-    inv = _prepare(delta, dictionary)
+    d, inv = _prepare(delta, dictionary)
     if delta.shape[0] == 0: raise ValueError("delta is empty: pass at least one perturbation")
     if per_sample:
-        return torch.cat([_abs_unit_products(delta[s:s + batch], dictionary, inv) for s in range(0, delta.shape[0], batch)])
+        return torch.cat([_abs_unit_products(delta[s:s + batch], d, inv) for s in range(0, delta.shape[0], batch)])
     acc = torch.zeros(inv.numel(), dtype=torch.float64, device=delta.device)
     for s in range(0, delta.shape[0], batch):
-        acc += _abs_unit_products(delta[s:s + batch], dictionary, inv).double().sum(dim=0)
+        acc += _abs_unit_products(delta[s:s + batch], d, inv).double().sum(dim=0)
     return acc / acc.sum()
 
 # %% ../../nbs/05b_analysis_atoms.ipynb #c0009
@@ -74,28 +72,17 @@ def atom_positions(indices: torch.Tensor, filters: int, image_shape: tuple[int, 
         raise ValueError(f"indices must lie in [0, filters*H*W) = [0, {filters * H * W})")
     return torch.stack([idx // (H * W), (idx % (H * W)) // W, idx % W], dim=1)
 
-def _atom_columns(atoms, idx: torch.Tensor, image_shape) -> torch.Tensor:
-    if isinstance(atoms, ConvDictionary):
-        if image_shape is None: raise ValueError("image_shape=(H, W) is needed to take atoms of a ConvDictionary")
-        return atoms.columns(idx, *image_shape, unit=True)
-    A = atoms[:, idx.to(atoms.device)]
-    nrm = A.norm(dim=0)
-    if (nrm == 0).any(): raise ValueError("a sampled atom has zero norm and cannot be scaled to unit norm")
-    return A / nrm
-
-def submatrix_spectra(atoms: ConvDictionary | torch.Tensor, groups: dict[str, torch.Tensor], n_sub: int = 50,
+def submatrix_spectra(atoms: Dictionary | torch.Tensor, groups: dict[str, torch.Tensor], n_sub: int = 50,
                       size: int = 30, seed: int = 0, image_shape: tuple[int, int] | None = None,
                       replace: bool = False, return_indices: bool = False):
-    "Singular values (n_sub, min(m, size)) of sub-matrices of `size` unit-norm atoms drawn from each group; atoms: dense (m, n) or ConvDictionary."
+    "Singular values (n_sub, min(m, size)) of sub-matrices of `size` unit-norm atoms drawn from each group; atoms: a Dictionary, a dense (m, n) tensor, or a ConvDictionary with image_shape=(H, W)."
     n_sub, size = check_positive_int(n_sub, 'n_sub'), check_positive_int(size, 'size')
-    if isinstance(atoms, ConvDictionary):
-        if image_shape is None or len(image_shape) != 2:
-            raise ValueError("image_shape=(H, W) is needed to take atoms of a ConvDictionary")
-        n = atoms.n_atoms(*image_shape)
-    elif isinstance(atoms, torch.Tensor):
-        check_tensor(atoms, 'atoms', ndim=2); n = atoms.shape[1]
-    else:
-        raise ValueError(f"atoms must be a ConvDictionary or a dense (m, n) tensor, got {type(atoms).__name__}")
+    if not isinstance(atoms, (Dictionary, torch.Tensor)):
+        raise ValueError(f"atoms must be a Dictionary (dense or ConvDictionary) or a dense (m, n) tensor, got {type(atoms).__name__}")
+    if isinstance(atoms, ConvDictionary) and atoms.image_shape is None and image_shape is None:
+        raise ValueError("image_shape=(H, W) is needed to take atoms of a ConvDictionary")
+    d = as_dictionary(atoms, image_shape)
+    n = d.n
     if not isinstance(groups, dict) or not groups: raise ValueError("groups must be a non-empty dict {name: atom indices}")
     picks = {}
     for name, grp in groups.items():
@@ -110,7 +97,7 @@ def submatrix_spectra(atoms: ConvDictionary | torch.Tensor, groups: dict[str, to
         else: sel = torch.stack([torch.randperm(grp.numel(), generator=g)[:size] for _ in range(n_sub)])
         picks[name] = grp[sel]                                          # (n_sub, size) atom indices
     used = torch.unique(torch.cat([p.reshape(-1) for p in picks.values()]))
-    cols = _atom_columns(atoms, used, image_shape)                      # (m, len(used)) unit-norm atoms
+    cols = d.columns(used, unit=True)                                   # (m, len(used)) unit-norm atoms
     where = torch.full((n,), -1, dtype=torch.long); where[used] = torch.arange(used.numel())
     spectra = {}
     for name, p in picks.items():
@@ -133,7 +120,9 @@ def gaussian_conv_dictionary_like(dictionary: ConvDictionary | torch.Tensor, see
     if isinstance(dictionary, ConvDictionary):
         W = dictionary.weight
         Wg = torch.randn(W.shape, generator=make_generator(seed), dtype=torch.float64)
-        return ConvDictionary(Wg.to(dtype=W.dtype, device=W.device)).normalized()
+        return ConvDictionary(Wg.to(dtype=W.dtype, device=W.device), dictionary.image_shape).normalized_filters()
+    if isinstance(dictionary, DenseDictionary):
+        return DenseDictionary(gaussian_conv_dictionary_like(dictionary.D, seed))
     if isinstance(dictionary, torch.Tensor):
         check_tensor(dictionary, 'dictionary', ndim=2)
         return gaussian_dictionary(*dictionary.shape, seed=seed, dtype=dictionary.dtype, device=dictionary.device)

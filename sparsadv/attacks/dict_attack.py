@@ -2,164 +2,119 @@
 
 # %% ../../nbs/04b_attacks_dict_attack.ipynb #c0003
 from __future__ import annotations
-import math
-import torch
-from ..core.checks import check_tensor
-
-# %% auto #0
-__all__ = ['smallest_left_singular', 'dict_attack', 'conv_gram_operator', 'conv_smallest_left_singular', 'conv_dict_attack',
-           'conv_gram', 'class_pair_directions', 'class_pair_attack']
-
-# %% ../../nbs/04b_attacks_dict_attack.ipynb #c0004
+import math, time, tracemalloc, warnings
 import numpy as np
 import scipy.linalg
+import scipy.sparse.linalg as spla
+import torch
+from ..core.config import make_generator
+from ..core.checks import check_tensor
+from ..coding.dictionary import Dictionary, ConvDictionary, DenseDictionary, as_dictionary
 
+# %% auto #0
+__all__ = ['smallest_left_singular', 'dict_attack', 'class_pair_directions', 'class_pair_attack']
+
+# %% ../../nbs/04b_attacks_dict_attack.ipynb #c0004
 def _fix_sign(u: torch.Tensor) -> torch.Tensor:
-    "Flip u: (m,) so that its entry of largest magnitude is positive (a fixed sign convention)."
-    return u if u[u.abs().argmax()] >= 0 else -u
-
-def smallest_left_singular(D: torch.Tensor) -> tuple[torch.Tensor, float]:
-    "The left singular vector u_min: (m,) of D: (m, n), m <= n, and its singular value sigma_min (float64 eigh of D D^T)."
-    check_tensor(D, 'D', ndim=2)
-    m, n = D.shape
-    if m > n:
-        raise ValueError(f"D has shape {tuple(D.shape)}: Dict-Attack needs a wide or square dictionary (m <= n), "
-                         "otherwise some perturbations have no exact code; pass D with atoms as columns")
-    G = (D.double() @ D.double().T).cpu().numpy()                 # (m, m)
-    evals, evecs = scipy.linalg.eigh(G, subset_by_index=[0, 0])    # only the smallest eigenpair (LAPACK ?syevr)
-    u = torch.from_numpy(evecs[:, 0]).to(D.device)
-    return _fix_sign(u).to(D.dtype), math.sqrt(max(float(evals[0]), 0.0))
+    "Flip u so that its entry of largest magnitude is positive (a fixed sign convention)."
+    return u if u.reshape(-1)[u.abs().argmax()] >= 0 else -u
 
 def _check_eps(eps) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"eps={eps!r} must be a positive finite number (the l2 norm of the perturbation)")
     return float(eps)
 
-def dict_attack(D: torch.Tensor, eps: float) -> torch.Tensor:
-    "The universal Dict-Attack perturbation delta = eps * u_min: (m,) for the dictionary D: (m, n) (eq. 3, row space)."
-    eps = _check_eps(eps)
-    u, _ = smallest_left_singular(D)
-    return eps * u
+def _normalized(d: Dictionary, normalize: str | None) -> Dictionary:
+    "The dictionary D~ the attack uses: unit-norm atoms ('atoms'), unit-norm filters ('filters', convolutional only), or D as given."
+    if normalize == 'auto':   # unit-norm atoms, as the paper's D~; nothing to do when they are unit norm already
+        nrm = d.atom_norms().double()
+        normalize = None if bool(((nrm - 1).abs() <= 1e-6).all()) else 'atoms'
+    if normalize is None: return d
+    if normalize == 'atoms': return d.normalized()
+    if normalize == 'filters' and isinstance(d, ConvDictionary): return d.normalized_filters()
+    raise ValueError(f"normalize={normalize!r} must be 'auto', 'atoms', None, or 'filters' (convolutional dictionaries)")
 
-# %% ../../nbs/04b_attacks_dict_attack.ipynb #c0010
-import time, tracemalloc, warnings
-import scipy.sparse.linalg as spla
-from ..core.config import make_generator
-from ..coding.dictionary import ConvDictionary
-
-def _image_shape(image_shape, dictionary) -> tuple[int, int, int]:
-    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3 or \
-            not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in image_shape):
-        raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) of positive integers")
-    if image_shape[0] != dictionary.in_channels:
-        raise ValueError(f"image_shape has C={image_shape[0]} channels but the dictionary has {dictionary.in_channels}")
-    return tuple(int(v) for v in image_shape)
-
-def conv_gram_operator(dictionary: ConvDictionary, image_shape, normalize: str | None = 'atoms'):
-    "The map x: (B, C*H*W) float64 -> D~ D~^T x for the (normalised) convolutional dictionary, as a torch function."
-    if not isinstance(dictionary, ConvDictionary):
-        raise ValueError(f"dictionary must be a ConvDictionary (e.g. ConvLISTA(...).dictionary), got {type(dictionary).__name__}")
-    C, H, W = _image_shape(image_shape, dictionary)
-    if normalize not in ('atoms', 'filters', None):
-        raise ValueError(f"normalize={normalize!r} must be 'atoms', 'filters' or None")
-    dic = ConvDictionary(dictionary.weight)   # convolutions in the dictionary's dtype (float32 is fast), results in float64
-    if normalize == 'filters': dic = dic.normalized()
-    inv2 = None
-    if normalize == 'atoms':
-        nrm = dic.atom_norms(H, W)
-        if (nrm == 0).any(): raise ValueError("the dictionary has an all-zero atom: it cannot be normalised")
-        inv2 = (1 / nrm.double() ** 2)[None]                      # (1, F, H, W)
-    def op(x: torch.Tensor) -> torch.Tensor:
-        z = dic.adjoint(x.reshape(-1, C, H, W).to(dic.weight.dtype)).double()
-        if inv2 is not None: z = z * inv2
-        return dic.apply(z.to(dic.weight.dtype)).double().reshape(x.shape[0], -1)
-    return op
-
-def conv_smallest_left_singular(dictionary: ConvDictionary, image_shape, method: str = 'lobpcg',
-                                normalize: str | None = 'atoms', tol: float | None = None, maxiter: int = 1000,
-                                block: int = 4, seed: int = 0, chunk: int = 256) -> tuple[torch.Tensor, float, dict]:
-    "u_min: (C, H, W) of the convolutional dictionary, its singular value sigma_min, and info (seconds, peak numpy bytes, ...)."
-    C, H, W = _image_shape(image_shape, dictionary)
-    if method not in ('explicit', 'lobpcg'): raise ValueError(f"method={method!r} must be 'explicit' or 'lobpcg'")
-    op = conv_gram_operator(dictionary, (C, H, W), normalize)
-    m = C * H * W
+# %% ../../nbs/04b_attacks_dict_attack.ipynb #c0100
+def smallest_left_singular(dictionary, image_shape=None, normalize: str | None = 'auto', method: str = 'auto',
+                           tol: float | None = None, maxiter: int = 1000, block: int = 4, seed: int = 0,
+                           chunk: int = 256) -> tuple[torch.Tensor, float, dict]:
+    """u_min: (*signal_shape) of the dictionary (see `as_dictionary`; wide: m <= n), its singular value sigma_min, and
+    info (method, seconds, peak NumPy memory, matrix-vector products). `method`: 'explicit' (float64 eigh of D D^T),
+    'lobpcg' (iterative, on the operator), 'auto' (explicit up to m = 2048)."""
+    d = _normalized(as_dictionary(dictionary, image_shape), normalize)
+    m, n = d.m, d.n
+    if m > n:
+        raise ValueError(f"the dictionary is {m} x {n}: Dict-Attack needs a wide or square dictionary (m <= n), "
+                         "otherwise some perturbations have no exact code; pass D with atoms as columns")
+    if method == 'auto': method = 'explicit' if m <= 2048 else 'lobpcg'
+    if method not in ('explicit', 'lobpcg'): raise ValueError(f"method={method!r} must be 'auto', 'explicit' or 'lobpcg'")
     tracemalloc.start(); t0 = time.perf_counter()
     try:
         if method == 'explicit':
-            G = np.empty((m, m))
-            for s in range(0, m, chunk):                 # G e_j for a chunk of basis images at a time
-                idx = torch.arange(s, min(s + chunk, m))
-                E = torch.zeros(len(idx), m, dtype=torch.float64); E[torch.arange(len(idx)), idx] = 1
-                G[:, s:s + len(idx)] = op(E).T.numpy()
-            G = (G + G.T) / 2
-            evals, evecs = scipy.linalg.eigh(G, subset_by_index=[0, 0], overwrite_a=True)
+            G = d.gram_matrix(chunk).numpy()
+            evals, evecs = scipy.linalg.eigh(G, subset_by_index=[0, 0], overwrite_a=True)   # only the smallest pair
             lam, u, info = evals[0], evecs[:, 0], dict(matvecs=m)
         else:
-            count = [0]
-            def mv(X):
-                X = np.asarray(X).reshape(m, -1); count[0] += X.shape[1]
-                return op(torch.from_numpy(np.ascontiguousarray(X.T))).numpy().T
-            A = spla.LinearOperator((m, m), matvec=mv, matmat=mv, dtype=np.float64)
-            X0 = torch.randn(m, block, generator=make_generator(seed), dtype=torch.float64).numpy()
-            if tol is None:   # relative to ||G|| (20 power steps): float32 convolutions limit the residual to ~1e-6 ||G|| here
-                v = torch.randn(1, m, generator=make_generator(seed + 1), dtype=torch.float64)
-                for _ in range(20): v = op(v); lam_max = v.norm().item(); v = v / lam_max
-                tol = (1e-10 if dictionary.weight.dtype == torch.float64 else 1e-5) * lam_max
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter('always')
-                evals, evecs = spla.lobpcg(A, X0, largest=False, tol=tol, maxiter=maxiter)
-            k = int(np.argmin(evals)); lam, u = evals[k], evecs[:, k]
-            resid = np.linalg.norm(mv(u) .ravel() - lam * u) / max(abs(lam), 1e-300)
-            info = dict(matvecs=count[0], relative_residual=float(resid), tol=float(tol),
-                        converged=not any('not reaching' in str(w.message) for w in caught))
+            lam, u, info = _lobpcg(d, tol, maxiter, block, seed)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     info.update(seconds=time.perf_counter() - t0, peak_numpy_bytes=int(peak), method=method, normalize=normalize,
-                shape=(C, H, W), dense_D_bytes_float32=4 * m * dictionary.filters * H * W)
+                shape=tuple(d.signal_shape), dense_D_bytes_float32=4 * m * n)
     u = _fix_sign(torch.from_numpy(np.asarray(u, dtype=np.float64)))
     u = u / u.norm()
-    return u.reshape(C, H, W).to(dictionary.weight.dtype), math.sqrt(max(float(lam), 0.0)), info
+    return u.reshape(d.signal_shape).to(device=d.device, dtype=d.dtype), math.sqrt(max(float(lam), 0.0)), info
 
-def conv_dict_attack(dictionary: ConvDictionary, image_shape, eps: float, method: str = 'lobpcg',
-                     normalize: str | None = 'atoms', **kwargs) -> torch.Tensor:
-    "The universal Dict-Attack delta = eps * u_min: (C, H, W) of a convolutional dictionary (eq. 3), never forming D."
+# %% ../../nbs/04b_attacks_dict_attack.ipynb #c0101
+def _lobpcg(d: Dictionary, tol, maxiter: int, block: int, seed: int):
+    "Smallest eigenpair of D D^T by scipy's LOBPCG on the operator; info says whether it converged."
+    m, count = d.m, [0]
+    def mv(X):
+        X = np.asarray(X).reshape(m, -1); count[0] += X.shape[1]
+        return d.gram64(torch.from_numpy(np.ascontiguousarray(X.T)).to(d.device)).cpu().numpy().T
+    A = spla.LinearOperator((m, m), matvec=mv, matmat=mv, dtype=np.float64)
+    X0 = torch.randn(m, block, generator=make_generator(seed), dtype=torch.float64).numpy()
+    if tol is None:   # relative to ||G|| (20 power steps): float32 products limit the residual to ~1e-6 ||G||
+        v = torch.randn(1, m, generator=make_generator(seed + 1), dtype=torch.float64).to(d.device)
+        for _ in range(20): v = d.gram64(v); lam_max = v.norm().item(); v = v / lam_max
+        tol = (1e-10 if d.dtype == torch.float64 else 1e-5) * lam_max
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        evals, evecs = spla.lobpcg(A, X0, largest=False, tol=tol, maxiter=maxiter)
+    k = int(np.argmin(evals)); lam, u = evals[k], evecs[:, k]
+    resid = np.linalg.norm(mv(u).ravel() - lam * u) / max(abs(lam), 1e-300)
+    return lam, u, dict(matvecs=count[0], relative_residual=float(resid), tol=float(tol),
+                        converged=not any('not reaching' in str(w.message) for w in caught))
+
+def dict_attack(dictionary, eps: float, image_shape=None, normalize: str | None = 'auto', method: str = 'auto',
+                **kwargs) -> torch.Tensor:
+    """The universal Dict-Attack perturbation delta = eps * u_min: (*signal_shape) (eq. 3, row space): (m,) for a dense
+    D: (m, n), (C, H, W) for a convolutional dictionary with `image_shape`, which is never formed as a matrix."""
     eps = _check_eps(eps)
-    u, _, _ = conv_smallest_left_singular(dictionary, image_shape, method=method, normalize=normalize, **kwargs)
+    u, _, _ = smallest_left_singular(dictionary, image_shape, normalize=normalize, method=method, **kwargs)
     return eps * u
 
 # %% ../../nbs/04b_attacks_dict_attack.ipynb #c0018
-def conv_gram(dictionary: ConvDictionary, image_shape, normalize: str | None = None, chunk: int = 256) -> torch.Tensor:
-    "The explicit (C*H*W, C*H*W) float64 matrix D D^T of a convolutional dictionary, from C*H*W operator applications."
-    op = conv_gram_operator(dictionary, image_shape, normalize)
-    m = int(np.prod(image_shape))
-    G = torch.empty(m, m, dtype=torch.float64)
-    for s in range(0, m, chunk):
-        n = min(chunk, m - s)
-        E = torch.zeros(n, m, dtype=torch.float64); E[torch.arange(n), torch.arange(s, s + n)] = 1
-        G[:, s:s + n] = op(E).T
-    return (G + G.T) / 2
-
-def class_pair_directions(dictionary: ConvDictionary, image_shape, W_cls: torch.Tensor, eps: float,
+def class_pair_directions(dictionary, W_cls: torch.Tensor, eps: float, image_shape=None,
                           rcond: float = 1e-10) -> torch.Tensor:
-    "Eqs. 4-5: delta[c, i] = eps (D D^T)^+ D (w_i - w_c) / ||.|| for every ordered class pair: (K, K, C, H, W); zero on c = i."
-    C, H, W = _image_shape(image_shape, dictionary)
+    """Eqs. 4-5: delta[c, i] = eps (D D^T)^+ D (w_i - w_c) / ||.|| for every ordered class pair: (K, K, *signal_shape),
+    zero on c = i; W_cls: (K, n) is a linear classifier on the (flattened) code of the dictionary, used as given."""
+    d = as_dictionary(dictionary, image_shape)
     eps = _check_eps(eps)
     check_tensor(W_cls, 'W_cls', ndim=2)
     K, n = W_cls.shape
-    if n != dictionary.filters * H * W:
-        raise ValueError(f"W_cls has {n} columns: it must be (K, F*H*W) = (K, {dictionary.filters * H * W}), "
-                         "a linear classifier on the flattened code")
-    G = conv_gram(dictionary, (C, H, W))
+    if n != d.n:
+        raise ValueError(f"W_cls has {n} columns: it must be (K, n) = (K, {d.n}), a linear classifier on the flattened "
+                         "code (n = F*H*W for a convolutional dictionary)")
+    G = d.gram_matrix()
     evals, evecs = torch.linalg.eigh(G)
     keep = evals > rcond * evals.max()
-    dic = ConvDictionary(dictionary.weight.double())
-    b = dic.apply(W_cls.detach().double().cpu().reshape(K, dictionary.filters, H, W)).reshape(K, -1)   # D w_k
+    b = d.with_dtype(torch.float64).apply(W_cls.detach().double().to(d.device).reshape(K, *d.code_shape)).reshape(K, -1).cpu()   # D w_k
     s = ((b @ evecs[:, keep]) / evals[keep]) @ evecs[:, keep].T                                        # (DD^T)^+ D w_k
     v = s[None, :, :] - s[:, None, :]                                                                 # v[c, i] = s_i - s_c
     nrm = v.norm(dim=-1, keepdim=True)
     out = torch.where(nrm > 0, eps * v / nrm.clamp_min(1e-300), torch.zeros_like(v))
-    return out.reshape(K, K, C, H, W).to(dtype=W_cls.dtype, device=W_cls.device)
+    return out.reshape(K, K, *d.signal_shape).to(dtype=W_cls.dtype, device=W_cls.device)
 
 def class_pair_attack(directions: torch.Tensor, y_true: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
     "Per-example class-pair perturbations (B, C, H, W): directions[y_true[b], y_target[b]] from directions: (K, K, C, H, W)."

@@ -9,7 +9,159 @@ from ..core.config import make_generator
 from ..core.checks import check_positive_int, check_tensor
 
 # %% auto #0
-__all__ = ['ConvDictionary']
+__all__ = ['Dictionary', 'DenseDictionary', 'ScaledDictionary', 'ConvDictionary', 'as_dictionary']
+
+# %% ../../nbs/02_coding_dictionary.ipynb #c0101
+class Dictionary:
+    """A dictionary as a linear operator D from codes z: (B, *code_shape) to signals x: (B, *signal_shape); the atoms
+    are its columns. Subclasses define `apply` (D z), `adjoint` (D^T x), `atom_norms` and `with_dtype`; everything
+    else (columns, the dense matrix, the Gram matrix D D^T, the operator norm, unit-norm atoms) is built from those."""
+    signal_shape: tuple[int, ...]
+    code_shape: tuple[int, ...]
+
+    @property
+    def m(self) -> int: return math.prod(self.signal_shape)       # signal dimension (rows of D)
+    @property
+    def n(self) -> int: return math.prod(self.code_shape)         # number of atoms (columns of D)
+    @property
+    def dtype(self) -> torch.dtype: raise NotImplementedError
+    @property
+    def device(self) -> torch.device: raise NotImplementedError
+
+    def apply(self, z: torch.Tensor) -> torch.Tensor: raise NotImplementedError
+    def adjoint(self, x: torch.Tensor) -> torch.Tensor: raise NotImplementedError
+    def atom_norms(self) -> torch.Tensor: raise NotImplementedError
+    def with_dtype(self, dtype: torch.dtype) -> 'Dictionary': raise NotImplementedError
+
+    def gram(self, x: torch.Tensor) -> torch.Tensor:
+        "D D^T x for signals x: (B, *signal_shape)."
+        return self.apply(self.adjoint(x))
+
+    def gram64(self, x: torch.Tensor) -> torch.Tensor:
+        "D D^T x: (B, m) in float64 for x: (B, m), the products in the dictionary's own dtype (float32 is fast)."
+        x = x.reshape(-1, *self.signal_shape).to(self.dtype)
+        return self.apply(self.adjoint(x).to(self.dtype)).double().reshape(x.shape[0], -1)
+
+    def _indices(self, indices) -> torch.Tensor:
+        idx = torch.as_tensor(indices, dtype=torch.long, device=self.device).reshape(-1)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.n):
+            raise ValueError(f"indices must lie in [0, n) = [0, {self.n}), got {idx.min().item()}..{idx.max().item()}")
+        return idx
+
+    @staticmethod
+    def _unit(A: torch.Tensor) -> torch.Tensor:
+        nrm = A.norm(dim=0)
+        if (nrm == 0).any(): raise ValueError("a selected atom has zero norm and cannot be scaled to unit norm")
+        return A / nrm
+
+    def columns(self, indices, unit: bool = False) -> torch.Tensor:
+        "Selected atoms as dense columns (m, len(indices)): D e_i for flat atom indices i; `unit` scales them to norm 1."
+        n, idx = self.n, self._indices(indices)
+        chunk = max(1, 2 ** 24 // n)   # bounds the one-hot codes to 16M entries
+        cols = []
+        for s in range(0, idx.numel(), chunk):
+            part = idx[s:s + chunk]
+            z = torch.zeros(part.numel(), n, dtype=self.dtype, device=self.device)
+            z[torch.arange(part.numel()), part] = 1
+            cols.append(self.apply(z.reshape(-1, *self.code_shape)).reshape(part.numel(), -1))
+        A = torch.cat(cols).T if cols else torch.zeros(self.m, 0, dtype=self.dtype, device=self.device)
+        return self._unit(A) if unit else A
+
+    def dense(self, max_gb: float = 0.25) -> torch.Tensor:
+        "The explicit matrix D: (m, n), refused above `max_gb` (use apply / adjoint instead)."
+        gb = self.m * self.n * torch.empty(0, dtype=self.dtype).element_size() / 1e9
+        if gb > max_gb:
+            raise ValueError(f"the dense dictionary is {self.m} x {self.n} = {gb:.2f} GB (max_gb={max_gb}); "
+                             "use apply / adjoint / atom_norms / columns instead")
+        return self.columns(torch.arange(self.n))
+
+    def gram_matrix(self, chunk: int = 256) -> torch.Tensor:
+        "The explicit (m, m) float64 matrix D D^T, from m / chunk blocks of basis signals through `gram64` (symmetrised)."
+        m = self.m
+        G = torch.empty(m, m, dtype=torch.float64)
+        for s in range(0, m, chunk):
+            k = min(chunk, m - s)
+            E = torch.zeros(k, m, dtype=torch.float64); E[torch.arange(k), torch.arange(s, s + k)] = 1
+            G[:, s:s + k] = self.gram64(E).T.cpu()
+        return (G + G.T) / 2
+
+    def opnorm(self, iters: int = 300, seed: int = 0, exact_up_to: int = 2048) -> float:
+        "||D||_2, the largest singular value: exact (eigenvalues of D D^T) up to m = `exact_up_to`, else `iters` power steps on D D^T."
+        if self.m <= exact_up_to: return math.sqrt(max(torch.linalg.eigvalsh(self.gram_matrix())[-1].item(), 0.0))
+        v = torch.randn(1, self.m, generator=make_generator(seed), dtype=torch.float64).to(self.device)
+        lam = 0.0
+        for _ in range(check_positive_int(iters, 'iters')):
+            w = self.gram64(v); lam = (w * v).sum().item() / (v * v).sum().item()   # Rayleigh quotient
+            nw = w.norm()
+            if nw == 0: return 0.0
+            v = w / nw
+        return math.sqrt(max(lam, 0.0))
+
+    def scaled(self, scale: torch.Tensor) -> 'ScaledDictionary':
+        "D diag(scale): every atom multiplied by its entry of scale: (*code_shape)."
+        return ScaledDictionary(self, scale)
+
+    def normalized(self) -> 'Dictionary':
+        "The same atoms scaled to unit norm (D~ of the paper); refuses an all-zero atom."
+        nrm = self.atom_norms()
+        if (nrm == 0).any(): raise ValueError("the dictionary has an all-zero atom: it cannot be normalised")
+        return self.scaled(1 / nrm.double())
+
+    def _check(self, t: torch.Tensor, shape: tuple, name: str, what: str) -> torch.Tensor:
+        check_tensor(t, name, ndim=len(shape) + 1)
+        if tuple(t.shape[1:]) != tuple(shape):
+            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, shape))}) ({what}), got {tuple(t.shape)}")
+        return t
+
+class DenseDictionary(Dictionary):
+    "A dictionary given as a matrix D: (m, n), atoms as columns."
+    def __init__(self, D: torch.Tensor):
+        check_tensor(D, 'D', ndim=2)
+        self.D = D.detach()
+        self.signal_shape, self.code_shape = (D.shape[0],), (D.shape[1],)
+    def __repr__(self): return f"DenseDictionary(m={self.m}, n={self.n}, {self.dtype})"
+    @property
+    def dtype(self): return self.D.dtype
+    @property
+    def device(self): return self.D.device
+    def apply(self, z): return self._check(z, self.code_shape, 'z', 'codes') @ self.D.T.to(z)
+    def adjoint(self, x): return self._check(x, self.signal_shape, 'x', 'signals') @ self.D.to(x)
+    def atom_norms(self): return self.D.norm(dim=0)
+    def with_dtype(self, dtype): return DenseDictionary(self.D.to(dtype))
+    def columns(self, indices, unit: bool = False):
+        A = self.D[:, self._indices(indices)]
+        return self._unit(A) if unit else A
+    def dense(self, max_gb: float = float('inf')): return self.D
+    def gram_matrix(self, chunk: int = 256):
+        D64 = self.D.double(); return (D64 @ D64.T).cpu()
+    def opnorm(self, iters: int = 300, seed: int = 0, exact_up_to: int | None = None):
+        if exact_up_to == 0: return Dictionary.opnorm(self, iters, seed, exact_up_to)
+        return torch.linalg.matrix_norm(self.D.double(), ord=2).item()
+
+class ScaledDictionary(Dictionary):
+    "D diag(s): the atoms of `base` each multiplied by s: (*code_shape) (e.g. 1 / atom norms: unit-norm atoms)."
+    def __init__(self, base: Dictionary, scale: torch.Tensor):
+        scale = torch.as_tensor(scale)
+        if tuple(scale.shape) != tuple(base.code_shape):
+            raise ValueError(f"scale must have the code shape {tuple(base.code_shape)}, got {tuple(scale.shape)}")
+        if not torch.isfinite(scale).all(): raise ValueError("scale must be finite")
+        self.base, self.scale64 = base, scale.double()
+        self.signal_shape, self.code_shape = base.signal_shape, base.code_shape
+    def __repr__(self): return f"ScaledDictionary({self.base!r})"
+    @property
+    def dtype(self): return self.base.dtype
+    @property
+    def device(self): return self.base.device
+    def apply(self, z): return self.base.apply(z * self.scale64.to(z))
+    def adjoint(self, x): return self.base.adjoint(x) * self.scale64.to(x)
+    def atom_norms(self): return self.base.atom_norms() * self.scale64.abs().to(self.base.dtype)
+    def with_dtype(self, dtype): return ScaledDictionary(self.base.with_dtype(dtype), self.scale64)
+    def gram64(self, x):
+        "D diag(s^2) D^T x in float64: the scaling in float64, the base's products in its own dtype."
+        x = x.reshape(-1, *self.signal_shape).to(self.dtype)
+        z = self.base.adjoint(x).double() * self.scale64.to(x.device) ** 2
+        return self.base.apply(z.to(self.dtype)).double().reshape(x.shape[0], -1)
+
 
 # %% ../../nbs/02_coding_dictionary.ipynb #c0005
 def _check_filters(weight) -> torch.Tensor:
@@ -19,15 +171,43 @@ def _check_filters(weight) -> torch.Tensor:
         raise ValueError(f"weight must have shape (C, F, k, k) with an odd kernel size k, got {tuple(weight.shape)}")
     return weight
 
-class ConvDictionary:
-    "A convolutional dictionary with filters weight: (C, F, k, k), 'same' zero padding, stride 1; D is (C*H*W) x (F*H*W)."
-    def __init__(self, weight: torch.Tensor):
+class ConvDictionary(Dictionary):
+    """A convolutional dictionary with filters weight: (C, F, k, k), 'same' zero padding, stride 1: for H x W images D
+    is (C*H*W) x (F*H*W). `apply` and `adjoint` take any image size; the rest of the `Dictionary` interface needs one,
+    bound with `at(H, W)` (or `image_shape`); methods that take `H, W` accept them instead."""
+    def __init__(self, weight: torch.Tensor, image_shape: tuple[int, int] | None = None):
         self.weight = _check_filters(weight).detach()
         self.in_channels, self.filters, self.kernel = self.weight.shape[0], self.weight.shape[1], self.weight.shape[-1]
         self.padding = (self.kernel - 1) // 2
+        if image_shape is not None:
+            if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+                raise ValueError(f"image_shape={image_shape!r} must be (H, W)")
+            image_shape = (check_positive_int(image_shape[0], 'H'), check_positive_int(image_shape[1], 'W'))
+        self.image_shape = image_shape
 
     def __repr__(self):
-        return f"ConvDictionary(C={self.in_channels}, F={self.filters}, k={self.kernel})"
+        size = f", {self.image_shape[0]}x{self.image_shape[1]}" if self.image_shape else ''
+        return f"ConvDictionary(C={self.in_channels}, F={self.filters}, k={self.kernel}{size})"
+
+    def at(self, H: int, W: int) -> 'ConvDictionary':
+        "The same filters bound to H x W images (what the `Dictionary` interface needs)."
+        return ConvDictionary(self.weight, (H, W))
+
+    def _hw(self, H=None, W=None) -> tuple[int, int]:
+        if H is not None or W is not None: return check_positive_int(H, 'H'), check_positive_int(W, 'W')
+        if self.image_shape is None:
+            raise ValueError("this ConvDictionary has no image size: pass H and W, or bind one with dictionary.at(H, W)")
+        return self.image_shape
+
+    @property
+    def signal_shape(self): return (self.in_channels, *self._hw())
+    @property
+    def code_shape(self): return (self.filters, *self._hw())
+    @property
+    def dtype(self): return self.weight.dtype
+    @property
+    def device(self): return self.weight.device
+    def with_dtype(self, dtype): return ConvDictionary(self.weight.to(dtype), self.image_shape)
 
     def _check_code(self, z, name='z'):
         check_tensor(z, name, ndim=4)
@@ -51,45 +231,30 @@ class ConvDictionary:
         self._check_image(x)
         return F.conv_transpose2d(x, self.weight.to(x), padding=self.padding)
 
-    def atom_norms(self, H: int, W: int) -> torch.Tensor:
+    def atom_norms(self, H: int | None = None, W: int | None = None) -> torch.Tensor:
         "The l2 norm of every atom (border-truncated ones included) for H x W images: (F, H, W)."
-        H, W = check_positive_int(H, 'H'), check_positive_int(W, 'W')
+        H, W = self._hw(H, W)
         ones = torch.ones(1, self.in_channels, H, W, dtype=self.weight.dtype, device=self.weight.device)
         return F.conv_transpose2d(ones, self.weight ** 2, padding=self.padding)[0].clamp_min(0).sqrt()
 
-    def normalized(self) -> 'ConvDictionary':
-        "The same dictionary with every filter W[:, f] of unit norm (so every interior atom has unit norm)."
+    def normalized_filters(self) -> 'ConvDictionary':
+        "The same dictionary with every filter W[:, f] of unit norm (so every interior atom has unit norm; border atoms are shorter)."
         nrm = self.weight.pow(2).sum(dim=(0, 2, 3), keepdim=True).sqrt()
         if (nrm == 0).any(): raise ValueError("weight has an all-zero filter: it cannot be normalised")
-        return ConvDictionary(self.weight / nrm)
+        return ConvDictionary(self.weight / nrm, self.image_shape)
 
-    def n_atoms(self, H: int, W: int) -> int:
+    def n_atoms(self, H: int | None = None, W: int | None = None) -> int:
         "Number of atoms (columns of D) for H x W images: F*H*W."
-        return self.filters * check_positive_int(H, 'H') * check_positive_int(W, 'W')
+        H, W = self._hw(H, W)
+        return self.filters * H * W
 
-    def columns(self, indices: torch.Tensor, H: int, W: int, unit: bool = False) -> torch.Tensor:
+    def columns(self, indices, H: int | None = None, W: int | None = None, unit: bool = False) -> torch.Tensor:
         "Selected atoms as dense columns (C*H*W, len(indices)): D e_i for flat atom indices i; `unit` scales them to norm 1."
-        n = self.n_atoms(H, W)
-        idx = torch.as_tensor(indices, dtype=torch.long, device=self.weight.device).reshape(-1)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"indices must lie in [0, F*H*W) = [0, {n}), got {idx.min().item()}..{idx.max().item()}")
-        chunk = max(1, 2 ** 24 // n)   # bounds the one-hot codes to 16M entries
-        cols = []
-        for s in range(0, idx.numel(), chunk):
-            part = idx[s:s + chunk]
-            z = torch.zeros(part.numel(), n, dtype=self.weight.dtype, device=self.weight.device)
-            z[torch.arange(part.numel()), part] = 1
-            cols.append(self.apply(z.reshape(-1, self.filters, H, W)).reshape(part.numel(), -1))
-        A = torch.cat(cols).T if cols else torch.zeros(self.in_channels * H * W, 0, dtype=self.weight.dtype)
-        if unit:
-            nrm = A.norm(dim=0)
-            if (nrm == 0).any(): raise ValueError("a selected atom has zero norm and cannot be scaled to unit norm")
-            A = A / nrm
-        return A
+        return Dictionary.columns(self.at(*self._hw(H, W)), indices, unit=unit)
 
-    def dense(self, H: int, W: int, max_gb: float = 0.25) -> torch.Tensor:
-        "The explicit matrix D: (C*H*W, F*H*W), for tiny images only (refuses anything above `max_gb`)."
-        H, W = check_positive_int(H, 'H'), check_positive_int(W, 'W')
+    def dense(self, H: int | None = None, W: int | None = None, max_gb: float = 0.25) -> torch.Tensor:
+        "The explicit matrix D: (C*H*W, F*H*W), built entry by entry from the filters; tiny images only (refuses above `max_gb`)."
+        H, W = self._hw(H, W)
         C, Fn, k, p = self.in_channels, self.filters, self.kernel, self.padding
         gb = C * H * W * Fn * H * W * self.weight.element_size() / 1e9
         if gb > max_gb:
@@ -112,3 +277,23 @@ class ConvDictionary:
         NW = max(W + k - 1, 2 * k) if W is not None else grid
         What = torch.fft.fft2(self.weight.double(), s=(NH, NW))            # (C, F, NH, NW)
         return torch.linalg.matrix_norm(What.permute(2, 3, 0, 1), ord=2).max().item()
+
+def as_dictionary(D, image_shape=None) -> Dictionary:
+    """A `Dictionary` from what a user has: a `Dictionary` (returned as is), a dense matrix D: (m, n), or a
+    `ConvDictionary` with `image_shape` = (C, H, W) or (H, W) (bound to that size)."""
+    if isinstance(D, ConvDictionary):
+        if image_shape is None:
+            if D.image_shape is None:
+                raise ValueError("a ConvDictionary needs an image size: pass image_shape=(C, H, W), or bind one with D.at(H, W)")
+            return D
+        shape = tuple(image_shape)
+        if len(shape) == 3:
+            if shape[0] != D.in_channels:
+                raise ValueError(f"image_shape has C={shape[0]} channels but the dictionary has {D.in_channels}")
+            shape = shape[1:]
+        if len(shape) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+            raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) or (H, W) of positive integers")
+        return D.at(*shape)
+    if isinstance(D, Dictionary): return D
+    if isinstance(D, torch.Tensor): return DenseDictionary(D)
+    raise TypeError(f"dictionary must be a Dictionary, a ConvDictionary or a dense (m, n) tensor, got {type(D).__name__}")

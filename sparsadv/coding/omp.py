@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+from .dictionary import Dictionary
 from ..core.checks import check_tensor, check_positive_int, check_unit_columns
 from .kernels import omp_kernel, lars_lasso_kernel
 
@@ -15,7 +16,8 @@ __all__ = ['omp', 'omp_sklearn']
 
 # %% ../../nbs/02a_coding_omp.ipynb #c0005
 def _check_problem(D: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    "Validate a dictionary D: (m, n) and signals X: (B, m); return D on X's dtype and device."
+    "Validate a dictionary D: (m, n) (a tensor, or a `Dictionary`, used as its matrix) and signals X: (B, m); return D on X's dtype and device."
+    if isinstance(D, Dictionary): D = D.dense()   # the coders work on the matrix (its Gram matrix D^T D)
     check_tensor(D, 'D', ndim=2)
     if isinstance(X, torch.Tensor) and X.ndim == 1:
         raise ValueError(f"X must be a batch of signals (B, m), got shape {tuple(X.shape)}; for one signal use X.unsqueeze(0)")

@@ -7,9 +7,15 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['check_positive_int', 'check_tensor', 'check_unit_columns']
+__all__ = ['with_overrides', 'check_positive_int', 'check_tensor', 'check_unit_columns']
 
 # %% ../../nbs/00a_core_checks.ipynb #c0004
+def with_overrides(defaults: dict, overrides: dict, what: str) -> dict:
+    "A copy of `defaults` updated with `overrides`; a name that is not a setting is refused with the valid ones."
+    unknown = set(overrides) - set(defaults)
+    if unknown: raise ValueError(f"unknown {what} setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
+    return {**defaults, **overrides}
+
 def check_positive_int(value, name: str) -> int:
     "Return `value` as int if it is a positive integer, else raise a ValueError naming `name`."
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -11,7 +11,7 @@ import torch
 # %% auto #0
 __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH',
            'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS', 'Profile', 'get_profile',
-           'seed_everything', 'make_generator', 'derive_seed', 'get_device', 'progress_enabled']
+           'seed_everything', 'make_generator', 'derive_seed', 'get_device', 'progress_enabled', 'colab_setup']
 
 # %% ../../nbs/00_core_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -117,6 +117,16 @@ def progress_enabled(progress: bool | None = None) -> bool:
     "Whether to show progress bars: `progress` if given, else False when `$SPARSADV_PROGRESS` is 0/false, else True."
     if progress is not None: return bool(progress)
     return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
+
+# %% ../../nbs/00_core_config.ipynb #c0101
+def colab_setup(profile: str | None = None) -> Profile:
+    "Set the profile (argument, else `$SPARSADV_PROFILE`, else `cpu`) for this session and say on which device it runs."
+    if profile is not None: os.environ['SPARSADV_PROFILE'] = get_profile(profile).name
+    p, dev = get_profile(), get_device()
+    print(f"sparsadv: profile {p.name!r} ({p.note}) on {dev}")
+    if p.name == 'paper' and dev.type != 'cuda':
+        print("  the paper profile needs a GPU: Runtime > Change runtime type > GPU")
+    return p
 
 # %% ../../nbs/00_core_config.ipynb #c0013
 PGD_STEPS = 40                 # iterations, every PGD in the paper

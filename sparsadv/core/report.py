@@ -2,13 +2,13 @@
 
 # %% ../../nbs/00c_core_report.ipynb #c0003
 from __future__ import annotations
-import html
+import html, inspect
 import math
 import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['KINDS', 'MISSING', 'VERDICT_STYLE', 'VERDICT_OTHER', 'fmt', 'p_text', 'Table']
+__all__ = ['KINDS', 'MISSING', 'VERDICT_STYLE', 'VERDICT_OTHER', 'fmt', 'p_text', 'Table', 'api_doc']
 
 # %% ../../nbs/00c_core_report.ipynb #c0005
 KINDS = ('num', 'p', 'pct', 'int', 'db', 'text', 'verdict')
@@ -178,3 +178,56 @@ def _table_html(self: Table) -> str:
     return '\n'.join(out)
 
 Table._repr_html_ = _table_html   # what Jupyter and the book display
+
+# %% ../../nbs/00c_core_report.ipynb #c0101
+def _inline_code(text: str) -> str:
+    "Escape `text` for HTML and render `backticks` as code."
+    parts = html.escape(text).split('`')
+    return ''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts))
+
+class api_doc:
+    "An API entry for a function or class `obj`: signature, docstring, parameter table (HTML in a notebook, text in a terminal)."
+    def __init__(self, obj, name: str | None = None):
+        self.obj, self.name = obj, name or getattr(obj, '__qualname__', getattr(obj, '__name__', repr(obj)))
+
+    def _params(self) -> list[dict]:
+        try: sig = inspect.signature(self.obj)
+        except (TypeError, ValueError): return []
+        try:
+            from fastcore.docments import docments
+            notes = docments(self.obj, full=False) or {}
+        except Exception: notes = {}
+        rows = []
+        for p in sig.parameters.values():
+            if p.name == 'self': continue
+            ann = p.annotation if p.annotation is not inspect.Parameter.empty else ''
+            rows.append(dict(name=('*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else '') + p.name,
+                             type=ann if isinstance(ann, str) else inspect.formatannotation(ann),
+                             default='' if p.default is inspect.Parameter.empty else repr(p.default),
+                             note=notes.get(p.name) or ''))
+        return rows
+
+    def __str__(self) -> str:
+        try: sig = str(inspect.signature(self.obj))
+        except (TypeError, ValueError): sig = ''
+        return f"{self.name}{sig}\n    {inspect.getdoc(self.obj) or ''}"
+
+    def _repr_html_(self) -> str:
+        kind = 'class' if inspect.isclass(self.obj) else 'function'
+        try: sig = str(inspect.signature(self.obj)).replace("'", '')
+        except (TypeError, ValueError): sig = ''
+        doc = inspect.getdoc(self.obj) or ''
+        rows = self._params()
+        out = ['<div class="sparsadv-api" style="border-left:3px solid #c8d1dc;padding:0.1em 0 0.1em 0.8em;margin:0.8em 0">',
+               f'<p style="margin:0.2em 0"><span style="color:#6a737d;font-size:0.85em">{kind}</span> '
+               f'<code style="font-weight:bold">{html.escape(self.name)}</code><code>{html.escape(sig)}</code></p>']
+        out += [f'<p style="margin:0.3em 0">{_inline_code(par)}</p>' for par in doc.split('\n\n') if par.strip()]
+        if rows:
+            cols = ['name', 'type', 'default'] + (['note'] if any(r['note'] for r in rows) else [])
+            cell = 'style="text-align:left;padding:0.15em 0.8em 0.15em 0;vertical-align:top"'
+            out.append(f'<table class="sparsadv-api-params" style="border-collapse:collapse;font-size:0.85em;margin:0.3em 0">'
+                       + '<tr>' + ''.join(f'<th {cell}>{c}</th>' for c in cols) + '</tr>'
+                       + ''.join('<tr>' + ''.join(f'<td {cell}><code>{html.escape(r[c])}</code></td>' if c != 'note' and r[c]
+                                                  else f'<td {cell}>{_inline_code(r[c])}</td>' for c in cols) + '</tr>' for r in rows)
+                       + '</table>')
+        return '\n'.join(out + ['</div>'])

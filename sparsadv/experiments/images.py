@@ -190,7 +190,7 @@ def _atom_study(p: Profile, seed: int, progress, tag: str, dataset: str | None =
     noise = torch.randn(delta.shape, generator=make_generator(derive_seed(seed, tag, 'noise')))
     flipped = float((predict(net, (X[keep] + delta).clamp(0, 1)) != pred[keep]).float().mean())
     shape = tuple(X.shape[-2:])
-    dicts = {'convlista': cl.dictionary.normalized(),
+    dicts = {'convlista': cl.dictionary.normalized_filters(),
              'gaussian': gaussian_conv_dictionary_like(cl.dictionary, seed=derive_seed(seed, tag, 'gaussian'))}
     out = {}
     for name, D in dicts.items():

@@ -12,10 +12,11 @@ from ..data.images import load_images, check_image_dataset
 from ..models.convlista import get_convlista, ConvLISTA, convlista_loss
 from ..models.classifiers import get_classifier, accuracy, eval_mode
 from ..attacks.pgd import equal_norm_noise
-from ..attacks.dict_attack import class_pair_directions, class_pair_attack, conv_dict_attack
+from ..attacks.dict_attack import class_pair_directions, class_pair_attack, dict_attack
 from ..claims import Claim
 from ..plots import PAGE_WIDTH
 from .registry import figure, figure_plot, FigureResult
+from ..core.checks import with_overrides
 
 
 # %% auto #0
@@ -47,9 +48,7 @@ def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
     "The Fig 7 settings of a profile, with overrides (e.g. n_attack=8 for a fast test)."
     p = get_profile(profile)
     s = dict(FIG7_SETTINGS.get(p.name, FIG7_SETTINGS['cpu']))
-    unknown = set(overrides) - set(s)
-    if unknown: raise ValueError(f"unknown Fig 7 setting(s) {sorted(unknown)}; valid: {sorted(s)}")
-    s.update(overrides); return s
+    return with_overrides(s, overrides, 'Fig 7')
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0008
 @torch.no_grad()
@@ -86,9 +85,9 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
     dic = code_clf.convlista.dictionary
     # attacks, at unit norm (rescaled to each eps below)
     t0 = time.perf_counter()
-    dirs = class_pair_directions(dic, shape, code_clf.head.weight.detach(), eps=1.0)
+    dirs = class_pair_directions(dic, code_clf.head.weight.detach(), eps=1.0, image_shape=shape)
     base = {'class-pair DA': class_pair_attack(dirs, c_hat, target)}
-    base['DA u_min (eq. 3)'] = conv_dict_attack(dic, shape, 1.0, method='explicit')[None].expand(len(Xte), *shape)
+    base['DA u_min (eq. 3)'] = dict_attack(dic, 1.0, shape, normalize='atoms', method='explicit')[None].expand(len(Xte), *shape)
     t_da = time.perf_counter() - t0
     Xa = Xtr[torch.randperm(len(Xtr), generator=make_generator(derive_seed(seed, 'fig7', 'uap-images')))[:st['n_attack']]]
     t0 = time.perf_counter()

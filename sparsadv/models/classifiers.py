@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..core.cache import cached
 from ..core.config import derive_seed, get_device, get_profile, make_generator, Profile
 from ..data.images import IMAGE_DATASETS, check_image_dataset, image_channels, load_images
-from ..core.checks import check_positive_int, check_tensor
+from ..core.checks import with_overrides, check_positive_int, check_tensor
 from .train import fit, epoch_batches
 
 # %% auto #0
@@ -256,10 +256,7 @@ def classifier_config(profile: str | Profile | None = None, seed: int = 0, **ove
     cfg = dict(classifier=p.classifier, dataset=dataset, n_train=p.n_train_images, n_test=p.n_test_images,
                epochs=p.classifier_epochs, batch=32 if dataset == 'mnist5k' else 128, lr=0.01, momentum=0.9, weight_decay=5e-4,
                augment=dataset in ('cifar10', 'tiny-imagenet'), seed=seed, data_seed=0)
-    unknown = set(overrides) - set(cfg)
-    if unknown: raise ValueError(f"unknown classifier setting(s) {sorted(unknown)}; valid: {sorted(cfg)}")
-    cfg.update(overrides)
-    return cfg
+    return with_overrides(cfg, overrides, 'classifier')
 
 def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None,
                    train: bool = True, root: str | os.PathLike | None = None, download: bool = False,

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import pytorch_msssim
 from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, make_generator, Profile
-from ..core.checks import check_positive_int, check_tensor
+from ..core.checks import with_overrides, check_positive_int, check_tensor
 from ..data.images import load_images
 from .train import fit, epoch_batches
 
@@ -132,10 +132,7 @@ def convlista_config(profile: str | Profile | None = None, seed: int = 0, **over
     cfg = dict(dataset=p.image_dataset, n_train=p.n_train_images, n_test=p.n_test_images, data_seed=0,
                filters=p.convlista_filters, kernel=7, K=3, epochs=p.convlista_epochs, batch=32, lr=1e-4,
                init='ista', threshold=0.1, seed=seed)
-    unknown = set(overrides) - set(cfg)
-    if unknown: raise ValueError(f"unknown ConvLISTA setting(s) {sorted(unknown)}; valid: {sorted(cfg)}")
-    cfg.update(overrides)
-    return cfg
+    return with_overrides(cfg, overrides, 'ConvLISTA')
 
 def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bool = True,
                   progress: bool | None = None, **overrides) -> tuple[ConvLISTA, dict]:

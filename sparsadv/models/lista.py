@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, Profile
-from ..core.checks import check_positive_int, check_tensor, check_unit_columns
+from ..core.checks import with_overrides, check_positive_int, check_tensor, check_unit_columns
 from ..data.synthetic import synthetic_batch, gaussian_dictionary
 from .train import fit
 
@@ -111,10 +111,7 @@ def lista_config(profile: str | Profile | None = None, seed: int = 0, dict_seed:
     p = get_profile(profile)
     cfg = dict(m=p.m, n=p.n, s=p.s, K=p.lista_layers, steps=p.lista_steps, batch=p.lista_batch, lr=p.lista_lr,
                lr_final=0.01, init='ista', lam=0.1, jitter=0.0, seed=seed, dict_seed=dict_seed)
-    unknown = set(overrides) - set(cfg)
-    if unknown: raise ValueError(f"unknown LISTA setting(s) {sorted(unknown)}; valid: {sorted(cfg)}")
-    cfg.update(overrides)
-    return cfg
+    return with_overrides(cfg, overrides, 'LISTA')
 
 def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: int = 0, test_seed: int = 12345,
               train: bool = True, progress: bool | None = None, **overrides) -> tuple[LISTA, dict]:
