@@ -72,6 +72,7 @@ def atom_positions(indices: torch.Tensor, filters: int, image_shape: tuple[int, 
         raise ValueError(f"indices must lie in [0, filters*H*W) = [0, {filters * H * W})")
     return torch.stack([idx // (H * W), (idx % (H * W)) // W, idx % W], dim=1)
 
+# %% ../../nbs/05b_analysis_atoms.ipynb #c0103
 def submatrix_spectra(atoms: Dictionary | torch.Tensor, groups: dict[str, torch.Tensor], n_sub: int = 50,
                       size: int = 30, seed: int = 0, image_shape: tuple[int, int] | None = None,
                       replace: bool = False, return_indices: bool = False):

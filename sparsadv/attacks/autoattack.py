@@ -17,6 +17,7 @@ from ..models.classifiers import eval_mode
 
 AUTOATTACK_ATTACKS = ('apgd-ce', 'apgd-t', 'fab-t', 'square')   # the standard version, in its order
 
+# %% ../../nbs/04a_attacks_autoattack.ipynb #c0102
 def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: float = EPS_LINF_CLS,
                norm='inf', attacks: tuple[str, ...] = AUTOATTACK_ATTACKS, seed: int = 0, steps: int = 100,
                n_queries: int = 5000, n_classes: int | None = None) -> torch.Tensor:

@@ -48,6 +48,7 @@ def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, ep
     with keep_global_rng(seed), eval_mode(model): atk.generate(X.numpy())
     return torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float()
 
+# %% ../../nbs/04c_attacks_universal.ipynb #c0101
 def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0,
                       delta: float = 0.2, max_iter: int = 20, seed: int = 0) -> torch.Tensor:
     "ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W)."

@@ -113,6 +113,7 @@ class Dictionary:
             raise ValueError(f"{name} must have shape (B, {', '.join(map(str, shape))}) ({what}), got {tuple(t.shape)}")
         return t
 
+# %% ../../nbs/02_coding_dictionary.ipynb #c0106
 class DenseDictionary(Dictionary):
     "A dictionary given as a matrix D: (m, n), atoms as columns."
     def __init__(self, D: torch.Tensor):
@@ -138,6 +139,7 @@ class DenseDictionary(Dictionary):
         if exact_up_to == 0: return Dictionary.opnorm(self, iters, seed, exact_up_to)
         return torch.linalg.matrix_norm(self.D.double(), ord=2).item()
 
+# %% ../../nbs/02_coding_dictionary.ipynb #c0108
 class ScaledDictionary(Dictionary):
     "D diag(s): the atoms of `base` each multiplied by s: (*code_shape) (e.g. 1 / atom norms: unit-norm atoms)."
     def __init__(self, base: Dictionary, scale: torch.Tensor):
@@ -162,7 +164,6 @@ class ScaledDictionary(Dictionary):
         z = self.base.adjoint(x).double() * self.scale64.to(x.device) ** 2
         return self.base.apply(z.to(self.dtype)).double().reshape(x.shape[0], -1)
 
-
 # %% ../../nbs/02_coding_dictionary.ipynb #c0005
 def _check_filters(weight) -> torch.Tensor:
     check_tensor(weight, 'weight', ndim=4)
@@ -171,6 +172,7 @@ def _check_filters(weight) -> torch.Tensor:
         raise ValueError(f"weight must have shape (C, F, k, k) with an odd kernel size k, got {tuple(weight.shape)}")
     return weight
 
+# %% ../../nbs/02_coding_dictionary.ipynb #c0110
 class ConvDictionary(Dictionary):
     """A convolutional dictionary with filters weight: (C, F, k, k), 'same' zero padding, stride 1: for H x W images D
     is (C*H*W) x (F*H*W). `apply` and `adjoint` take any image size; the rest of the `Dictionary` interface needs one,
@@ -278,6 +280,7 @@ class ConvDictionary(Dictionary):
         What = torch.fft.fft2(self.weight.double(), s=(NH, NW))            # (C, F, NH, NW)
         return torch.linalg.matrix_norm(What.permute(2, 3, 0, 1), ord=2).max().item()
 
+# %% ../../nbs/02_coding_dictionary.ipynb #c0112
 def as_dictionary(D, image_shape=None) -> Dictionary:
     """A `Dictionary` from what a user has: a `Dictionary` (returned as is), a dense matrix D: (m, n), or a
     `ConvDictionary` with `image_shape` = (C, H, W) or (H, W) (bound to that size)."""

@@ -184,6 +184,7 @@ def lars_lasso_kernel(G, C, G64, C64, beta, max_steps, A_out, Z_out, ok_out):
         for p in range(K):
             A_out[r, S[p]] = a64[p]; Z_out[r, S[p]] = z[p]
 
+# %% ../../nbs/02c_coding_kernels.ipynb #c0101
 @numba.njit(nogil=True, cache=True, error_model='numpy', fastmath={'contract'}, inline='always')
 def _join_rates(c, v, lam, act, qv):
     "qv[i] = max((1 - v_i) / (lam - c_i), (1 + v_i) / (lam + c_i)) for inactive atoms, -1 for active ones."

@@ -66,6 +66,7 @@ def _solve_on_support(G64, c64, S, z, k, beta):
     aS = torch.where((info == 0).unsqueeze(1), aS, torch.zeros_like(aS))
     return torch.zeros(b, G64.shape[0], dtype=G64.dtype, device=G64.device).scatter_add_(1, S, aS), info == 0
 
+# %% ../../nbs/02b_coding_lasso.ipynb #c0102
 def lasso_gap(D: torch.Tensor, X: torch.Tensor, A: torch.Tensor, beta: float) -> torch.Tensor:
     "Per-signal relative duality gap (P - Dual) / P of codes A: (B, n) for eq. 1 (0 where P = 0), in X's dtype."
     D = _check_problem(D, X); beta = _check_beta(beta)
@@ -94,6 +95,7 @@ def _grow(t: torch.Tensor, dims: tuple[int, ...], new: int) -> torch.Tensor:
     out[sl] = t[sl]
     return out
 
+# %% ../../nbs/02b_coding_lasso.ipynb #c0104
 def _lars_chunk(G: torch.Tensor, c: torch.Tensor, beta: float, max_steps: int) -> list:
     "LARS-lasso paths of one chunk, c = X @ D: (b, n). Returns [(rows, S, z, k, ok, a_S, M)], one entry per exit event."
     b, n = c.shape; dev, dt = c.device, c.dtype
@@ -213,6 +215,7 @@ def _lars_chunk(G: torch.Tensor, c: torch.Tensor, beta: float, max_steps: int) -
             finish(bad, False)
     return results
 
+# %% ../../nbs/02b_coding_lasso.ipynb #c0106
 def _lars_leave(G, R, i, M, S, z, a, d, Nr, kk):
     "Remove the atom at position i from the active sets of rows R (in place); return the atoms and their signs."
     br = R.shape[0]
@@ -274,6 +277,7 @@ def _lasso_chunks(D, X, beta, max_steps, chunk, backend):
     kkt, gap, _ = _kkt(D64, X64, A64, Z, beta)
     return A64, Z, gap, ok & kkt
 
+# %% ../../nbs/02b_coding_lasso.ipynb #c0108
 def _kkt(D64, X64, A64, Z, beta):
     "Per-row optimality of eq. 1: signs of A equal Z on the support, |D^T r| <= beta off it; also returns the gap."
     r, P = _primal(D64, X64, A64, beta)
@@ -301,6 +305,7 @@ def _polish(D64, X64, A64, Z, beta, rounds: int = 8):
     ok, gap, _ = _kkt(D64, X64, A64, Z, beta)
     return A64, gap, ok
 
+# %% ../../nbs/02b_coding_lasso.ipynb #c0110
 def lasso(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-6, max_iter: int | None = None,
           chunk: int | None = None, backend: str | None = None) -> torch.Tensor:
     "Exact batched LASSO (eq. 1) codes A: (B, n) of X: (B, m), each certified by relative duality gap <= `tol`."

@@ -59,6 +59,7 @@ def _check_backend(backend, X: torch.Tensor) -> str:
                          "use backend='torch' (or None), or convert X with X.float().cpu()")
     return backend
 
+# %% ../../nbs/02a_coding_omp.ipynb #c0102
 def _np(t: torch.Tensor) -> np.ndarray:
     "A contiguous NumPy view (or copy) of a CPU tensor, for the kernels."
     return t.detach().contiguous().numpy()
@@ -91,6 +92,7 @@ def _omp_finish(F, C, IDX, k: int, rows, out) -> None:
     gamma = torch.bmm(C[:, None, :k], F[:, :k, :k]).squeeze(1)
     out.view(-1).index_put_((rows.unsqueeze(1) * out.shape[1] + IDX[:, :k],), gamma)   # rows of out are still zero
 
+# %% ../../nbs/02a_coding_omp.ipynb #c0104
 def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
     "OMP on one chunk: alpha = X @ D (b, n) is overwritten; codes go to out[rows]."
     b, n = alpha.shape

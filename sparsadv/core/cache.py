@@ -129,6 +129,7 @@ def _load_entry(path: Path, kind: str, config: dict, model: torch.nn.Module) -> 
         set_aside(path, f'its weights do not fit the network: {str(e).splitlines()[0][:200]}'); return None
     return entry
 
+# %% ../../nbs/00b_core_cache.ipynb #c0112
 def cached(kind: str, config: dict, build: Callable[[], torch.nn.Module],
            train: Callable[[torch.nn.Module, Path], dict], train_ok: bool = True,
            seed: int | None = None) -> tuple[torch.nn.Module, dict]:

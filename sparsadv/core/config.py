@@ -15,9 +15,12 @@ __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'PGD_STE
 
 # %% ../../nbs/00_core_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
+
 PAPER_EPS_L2 = 0.3    # the paper's l2 budget for the synthetic attacks (main text)
+
 PAPER_LASSO_ALPHAS = (1e-4, 5e-5)  # the values the authors pass to scikit-learn `Lasso(alpha=...)`
 
+# %% ../../nbs/00_core_config.ipynb #c0106
 @dataclass(frozen=True)
 class Profile:
     "Every size that depends on the scale at which an experiment runs."
@@ -60,6 +63,7 @@ class Profile:
         "Plain-data view (for JSON results), derived values included."
         d = asdict(self); d.update(eps_l2=self.eps_l2, lasso_betas=list(self.lasso_betas)); return d
 
+# %% ../../nbs/00_core_config.ipynb #c0107
 PROFILES: dict[str, Profile] = {
     'quick': Profile('quick', m=40, n=80, s=8, n_test=200, lista_layers=8, lista_steps=150, lista_batch=128,
                      n_train_images=512, n_test_images=128, convlista_filters=16, convlista_epochs=1,

@@ -53,6 +53,7 @@ def p_text(p: float) -> str:
 # %% ../../nbs/00c_core_report.ipynb #c0010
 VERDICT_STYLE = {'reproduced': ('verdict-yes', '#e6f4ea', '#137333'),
                  'not reproduced': ('verdict-no', '#fce8e6', '#a50e0e')}
+
 VERDICT_OTHER = ('verdict-na', '#f1f3f4', '#3c4043')
 
 def _default_kind(column: str) -> str | None:
@@ -61,6 +62,7 @@ def _default_kind(column: str) -> str | None:
     if c == 'p' or c.endswith((' p', ':p', 'p-value', 'p value')): return 'p'
     return None
 
+# %% ../../nbs/00c_core_report.ipynb #c0106
 class Table:
     "A results table that renders as HTML (book, Jupyter), markdown, or aligned text (terminal)."
     def __init__(self,
@@ -185,6 +187,7 @@ def _inline_code(text: str) -> str:
     parts = html.escape(text).split('`')
     return ''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts))
 
+# %% ../../nbs/00c_core_report.ipynb #c0108
 class api_doc:
     "An API entry for a function or class `obj`: signature, docstring, parameter table (HTML in a notebook, text in a terminal)."
     def __init__(self, obj, name: str | None = None):

@@ -94,6 +94,7 @@ def _missing(what: str, where: Path, layout: str, extra: str = '', error: Except
     if error is not None: msg += f" The download failed: {type(error).__name__}: {error}"
     return FileNotFoundError(msg)
 
+# %% ../../nbs/01a_data_images.ipynb #c0105
 def _mnist(split: str, root: Path, download: bool):
     "MNIST through torchvision, from root/MNIST/raw/ (the four unzipped idx files)."
     from torchvision.datasets import MNIST
@@ -129,6 +130,7 @@ def _cifar10(split: str, root: Path, download: bool):
     images, labels = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64)
     return labels, lambda idx: images[idx]
 
+# %% ../../nbs/01a_data_images.ipynb #c0107
 def _tiny_imagenet(split: str, root: Path, download: bool):
     "Tiny ImageNet from root/tiny-imagenet-200/ (train/ via ImageFolder; val/ via val_annotations.txt)."
     from torchvision.datasets import ImageFolder

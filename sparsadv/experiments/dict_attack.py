@@ -59,6 +59,7 @@ def run_fig5(profile: str | Profile | None = None, seed: int = 0, progress: bool
 
 PAPER_FIG5 = dict(pgd=0.976, noise=0.782)  # mean code energies reported in the paper (Fig 5b)
 
+# %% ../../nbs/08b_experiments_dict_attack.ipynb #c0102
 def fig5_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 5 claims on run_fig5 results."
     prof, te, tc = r['profile']['name'], r['tests']['energy'], r['tests']['count']
@@ -123,6 +124,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
     res['claims'] = [c.to_dict() for c in fig6_claims(res)]
     return res
 
+# %% ../../nbs/08b_experiments_dict_attack.ipynb #c0104
 def fig6_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 6 claims on run_fig6 results."
     prof, sp, tt = r['profile']['name'], r['split'], r['tests']

@@ -71,6 +71,7 @@ def _code_change(z0: torch.Tensor, z1: torch.Tensor, near: torch.Tensor) -> dict
                 mean_near_zero=float(dz[near].mean()) if near.any() else float('nan'),
                 mean_active=float(dz[~near].mean()) if (~near).any() else float('nan'))
 
+# %% ../../nbs/08c_experiments_images.ipynb #c0101
 @figure('fig2', chapter='11_images')
 def run_fig2(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 2 at a profile: ConvLISTA code change |z_pert - z_clean| per coefficient for PGD / AutoAttack vs equal-l_inf noise on one image."
@@ -177,6 +178,7 @@ def _corr_block(delta: torch.Tensor, noise: torch.Tensor, D) -> tuple[dict, torc
                summary=dict(pgd=summary(a), noise=summary(b)), levene=levene_test(a, b))
     return blk, cp
 
+# %% ../../nbs/08c_experiments_images.ipynb #c0103
 def _atom_study(p: Profile, seed: int, progress, tag: str, dataset: str | None = None, classifier: str | None = None,
                 root=None) -> dict:
     "Figs 3 / 4: PGD vs noise atom correlations and sub-matrix spectra under the ConvLISTA and a Gaussian dictionary."
@@ -331,6 +333,7 @@ def _plot_hist(ax, blk: dict, title: str):
     ax.set_xlabel(f'atom correlation (eq. 2), $\\times 10^{{{k}}}$'); ax.set_ylabel('density'); ax.set_title(title)
     ax.legend(fontsize='small')
 
+# %% ../../nbs/08c_experiments_images.ipynb #c0105
 def _plot_spectra(ax, sp: dict, title: str):
     for k, col in zip(sp['curves'], ('C3', 'C0', 'C2')):
         cur = sp['curves'][k]; i = np.arange(1, len(cur['mean']) + 1)

@@ -121,6 +121,7 @@ def get_figure(name: str) -> Figure:
     importlib.import_module(f'sparsadv.experiments.{FIGURE_MODULES[name]}')
     return REGISTRY[name]
 
+# %% ../../nbs/08_experiments_registry.ipynb #c0107
 def all_figures() -> dict[str, Figure]:
     "Every figure, in the paper's order (imports every experiment module)."
     return {name: get_figure(name) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}

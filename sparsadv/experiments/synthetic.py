@@ -66,6 +66,7 @@ def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_
             f'LASSO (beta = {betas[0]:.3g})': lambda X: lasso(D, X, betas[0]),
             f'LASSO (beta = {betas[1]:.3g})': lambda X: lasso(D, X, betas[1])}
 
+# %% ../../nbs/08a_experiments_synthetic.ipynb #c0102
 @figure('fig1', chapter='10_synthetic')
 def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
     "Fig 1 (a, b, c) at a profile: error splits of LISTA / OMP / LASSO on clean, noisy and PGD inputs, t-tests, claims."
@@ -101,6 +102,7 @@ def _fixed_sparsity_note(r: dict, t_fixed: dict, t_tol: dict) -> str:
     return (f"the LISTA is well trained ({nmse:.1f} dB); PGD still exceeds noise by {gap:.2g}{ratio}, "
             f"and {t_fixed['n_a']} signals are enough for a t-test to detect a gap that small")
 
+# %% ../../nbs/08a_experiments_synthetic.ipynb #c0104
 def fig1_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 1 claims on run_fig1 results."
     prof, sp, tt = r['profile']['name'], r['split'], r['tests']

@@ -62,6 +62,7 @@ def _second_best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     top2 = logits.topk(2, dim=1).indices
     return top2[:, 0], top2[:, 1]
 
+# %% ../../nbs/08d_experiments_universal.ipynb #c0101
 @figure('fig7', chapter='13_universal')
 def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, **overrides) -> dict:
     "Fig 7: task-network accuracy vs l2 budget for class-pair DA, DA u_min, UAP, targeted UAP and noise (no task-network access)."
@@ -118,6 +119,7 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
     res['claims'] = [c.to_dict() for c in fig7_claims(res)]
     return res
 
+# %% ../../nbs/08d_experiments_universal.ipynb #c0103
 def fig7_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 7 claims on run_fig7 results."
     prof, acc, eps = r['profile']['name'], r['accuracy'], r['eps']

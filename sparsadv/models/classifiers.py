@@ -49,7 +49,9 @@ class StackChannels(nn.Module):
 
 # %% ../../nbs/03c_models_classifiers.ipynb #c0008
 MNIST_STATS = (IMAGE_DATASETS['mnist']['mean'], IMAGE_DATASETS['mnist']['std'])
+
 CIFAR10_STATS = (IMAGE_DATASETS['cifar10']['mean'], IMAGE_DATASETS['cifar10']['std'])
+
 IMAGENET_STATS = (IMAGE_DATASETS['tiny-imagenet']['mean'], IMAGE_DATASETS['tiny-imagenet']['std'])
 
 class SmallCNN(nn.Module):
@@ -84,6 +86,7 @@ class _WideBlock(nn.Module):
         y = self.conv2(y)
         return y + (x if self.shortcut is None else self.shortcut(o))
 
+# %% ../../nbs/03c_models_classifiers.ipynb #c0105
 class WideResNet(nn.Module):
     "WideResNet-depth-widen (CIFAR style) for images x: (B, in_channels, H, W) in [0, 1] -> logits (B, num_classes)."
     def __init__(self, depth: int = 28, widen: int = 10, num_classes: int = 10, in_channels: int = 3,
@@ -113,6 +116,7 @@ class WideResNet(nn.Module):
         y = F.relu(self.bn(self.blocks(self.conv1(self.normalize(x)))))
         return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
 
+# %% ../../nbs/03c_models_classifiers.ipynb #c0107
 def _torchvision_resnet(arch: str, in_channels: int, num_classes: int, stem: str, mean, std) -> nn.Module:
     "A torchvision ResNet with `num_classes` outputs behind channel stacking (gray input) and normalisation."
     import torchvision

@@ -28,6 +28,7 @@ def soft_threshold_channels(z: torch.Tensor, theta: torch.Tensor) -> torch.Tenso
     th = theta.reshape(1, -1, 1, 1)
     return z - torch.maximum(torch.minimum(z, th), -th)   # = sign(z) max(|z| - th, 0) for th >= 0
 
+# %% ../../nbs/03b_models_convlista.ipynb #c0103
 class ConvLISTA(nn.Module):
     "ConvLISTA (Sreter & Giryes 2018): K unfolded convolutional ISTA steps with a shared encoder E and decoders D0, D1."
     def __init__(self, in_channels: int, filters: int = 64, kernel: int = 7, K: int = 3, init: str = 'ista',

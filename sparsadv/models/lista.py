@@ -25,6 +25,7 @@ def soft_threshold(z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     theta = torch.as_tensor(theta, dtype=z.dtype, device=z.device)
     return z - torch.clamp(z, -theta, theta)
 
+# %% ../../nbs/03a_models_lista.ipynb #c0102
 class LISTA(nn.Module):
     "Learned ISTA with K untied layers for the dictionary D: (m, n); forward maps x: (B, m) to codes (B, n)."
     def __init__(self, D: torch.Tensor, K: int = 16, init: str = 'ista', lam: float = 0.1, seed: int = 0,

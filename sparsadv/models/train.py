@@ -34,6 +34,7 @@ def _resume(ckpt_path, parts: dict, hparams: dict, device) -> dict | None:
     for k, p in parts.items(): p.load_state_dict(ck[k])
     return ck
 
+# %% ../../nbs/03_models_train.ipynb #c0104
 def fit(model: torch.nn.Module, batch: Callable[[int], Any], loss: Callable[[torch.nn.Module, Any], Any], steps: int,
         opt: torch.optim.Optimizer, sched=None, evaluate: Callable[[torch.nn.Module], dict] | None = None,
         log_every: int | None = None, steps_per_epoch: int | None = None, ckpt_path: str | Path | None = None,
