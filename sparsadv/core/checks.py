@@ -7,35 +7,91 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['with_overrides', 'check_positive_int', 'check_tensor', 'check_unit_columns']
+__all__ = ['MAX_SEED', 'ArgumentTypeError', 'with_overrides', 'check_positive_int', 'check_number', 'check_seed', 'check_choice',
+           'SparsadvNumericWarning', 'check_tensor', 'check_unit_columns']
 
 # %% ../../nbs/00a_core_checks.ipynb #c0004
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type or dtype. It is a TypeError and also a ValueError, so that
+    `except ValueError` catches every bad argument the library rejects."""
+
 def with_overrides(defaults: dict, overrides: dict, what: str) -> dict:
     "A copy of `defaults` updated with `overrides`; a name that is not a setting is refused with the valid ones."
     unknown = set(overrides) - set(defaults)
     if unknown: raise ValueError(f"unknown {what} setting(s) {sorted(unknown)}; valid: {sorted(defaults)}")
     return {**defaults, **overrides}
 
-def check_positive_int(value, name: str) -> int:
-    "Return `value` as int if it is a positive integer, else raise a ValueError naming `name`."
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    "Return `value` as int if it is an integer >= `minimum` (1: positive), else raise a ValueError naming `name`."
+    kind = 'a positive integer' if minimum == 1 else 'a non-negative integer' if minimum == 0 else f'an integer >= {minimum}'
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point(): value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}={value!r} must be a positive integer")
+        raise ValueError(f"{name}={value!r} must be {kind}, got {type(value).__name__}")
     value = int(value)
-    if value <= 0: raise ValueError(f"{name}={value!r} must be a positive integer")
+    if value < minimum: raise ValueError(f"{name}={value!r} must be {kind}")
     return value
 
-def check_tensor(x, name: str, ndim: int | tuple[int, ...] | None = None, finite: bool = True) -> torch.Tensor:
-    "Check that `x` is a floating tensor with `ndim` dimensions and (optionally) only finite values."
+def check_number(value, name: str, positive: bool = False, nonneg: bool = False, maximum: float | None = None,
+                 hint: str = '') -> float:
+    """Return `value` as a finite Python float, else raise a ValueError naming `name`.
+
+    Accepts what a user would pass: Python ints and floats, NumPy scalars, 0-d / one-element tensors.
+    `positive` demands > 0, `nonneg` >= 0, `maximum` an upper bound; `hint` says what the number is."""
+    what = f" ({hint})" if hint else ''
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.size == 1 if isinstance(value, np.ndarray) else \
+            isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} must be a number{what}, got {type(value).__name__}")
+    x = float(value)
+    if not math.isfinite(x): raise ValueError(f"{name}={value!r} must be finite{what}")
+    if positive and x <= 0: raise ValueError(f"{name}={value!r} must be > 0{what}")
+    if nonneg and x < 0: raise ValueError(f"{name}={value!r} must be >= 0{what}")
+    if maximum is not None and x > maximum: raise ValueError(f"{name}={value!r} must be <= {maximum}{what}")
+    return x
+
+MAX_SEED = 2**63 - 1
+
+def check_seed(seed, name: str = 'seed', allow_none: bool = False) -> int | None:
+    "Return `seed` as an int in [0, 2**63 - 1] (torch's and NumPy's common range), else a ValueError naming `name`."
+    if seed is None and allow_none: return None
+    none = ' or None' if allow_none else ''
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name}={seed!r} must be a non-negative integer{none}, got {type(seed).__name__}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"{name}={seed!r} must be a non-negative integer below 2**63{none} "
+                         f"(reduce it, e.g. {name} % 2**63)")
+    return int(seed)
+
+def check_choice(value, name: str, choices) -> object:
+    "Return `value` if it is one of `choices`, else a ValueError naming `name` and listing the valid values."
+    if value not in tuple(choices): raise ValueError(f"{name}={value!r} is not valid; choose one of {list(choices)}")
+    return value
+
+class SparsadvNumericWarning(UserWarning):
+    """A result that is returned but numerically doubtful: a solver stopped early or did not converge, a dictionary is
+    degenerate, or a tolerance is meaningless at the data's scale. Turn it into an error with
+    `warnings.simplefilter('error', SparsadvNumericWarning)`."""
+
+def check_tensor(x, name: str, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
+                 dtypes: tuple | None = None) -> torch.Tensor:
+    """Check that `x` is a floating tensor with `ndim` dimensions, a dtype in `dtypes` (any floating dtype if None) and
+    (optionally) only finite values. Returns `x` unchanged."""
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__} (use torch.as_tensor)")
+        hint = 'torch.from_numpy(x)' if isinstance(x, np.ndarray) else 'torch.as_tensor(x, dtype=torch.float32)'
+        raise ArgumentTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__} (use {hint})")
     if ndim is not None:
         dims = (ndim,) if isinstance(ndim, int) else ndim
         if x.ndim not in dims:
             raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype} (use .float())")
-    if finite and not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ArgumentTypeError(f"{name} must be a floating tensor, got dtype {x.dtype} (use {name}.float())")
+    if dtypes is not None and x.dtype not in dtypes:
+        raise ArgumentTypeError(f"{name} has dtype {x.dtype}; supported: {', '.join(map(str, dtypes))} (use {name}.float())")
+    if finite and x.numel() and not torch.isfinite(x.detach()).all():
+        bad = int((~torch.isfinite(x.detach())).sum())
+        raise ValueError(f"{name} contains NaN or infinite values ({bad} of {x.numel()}); remove or replace them "
+                         f"(e.g. torch.nan_to_num)")
     return x
 
 def check_unit_columns(D: torch.Tensor, name: str = 'D', atol: float = 1e-4) -> torch.Tensor:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
+from .checks import check_seed
 
 # %% auto #0
 __all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH',
@@ -91,8 +92,7 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
 # %% ../../nbs/00_core_config.ipynb #c0010
 def seed_everything(seed: int) -> None:
     "Seed stdlib `random`, NumPy's global RNG and torch (CPU and all GPUs)."
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    seed = check_seed(seed)
     random.seed(int(seed)); np.random.seed(int(seed) % 2**32); torch.manual_seed(int(seed))
 
 def make_generator(seed: int | None, device: str | torch.device = 'cpu') -> torch.Generator:
@@ -100,14 +100,12 @@ def make_generator(seed: int | None, device: str | torch.device = 'cpu') -> torc
     g = torch.Generator(device=device)
     if seed is None: g.seed()
     else:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed={seed!r} must be a non-negative integer or None")
-        g.manual_seed(int(seed))
+        g.manual_seed(check_seed(seed, allow_none=True))
     return g
 
 def derive_seed(seed: int, *tags) -> int:
     "An independent seed for a named sub-task of a seeded experiment, e.g. derive_seed(0, 'pgd') or (0, 'batch', 17)."
-    key = ':'.join(map(str, (int(seed),) + tags))
+    key = ':'.join(map(str, (check_seed(seed),) + tags))
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], 'little')
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
