@@ -10,9 +10,10 @@ import torch
 from .checks import check_seed
 
 # %% auto #0
-__all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PROFILES', 'PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH',
-           'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS', 'Profile', 'get_profile',
-           'seed_everything', 'make_generator', 'derive_seed', 'get_device', 'progress_enabled', 'colab_setup']
+__all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PAPER_M', 'PAPER_LASSO_BETAS', 'PROFILES', 'PGD_STEPS',
+           'PGD_STEP_SIZE', 'EPS_L2_SYNTH', 'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS',
+           'Profile', 'get_profile', 'seed_everything', 'make_generator', 'derive_seed', 'get_device',
+           'progress_enabled', 'colab_setup']
 
 # %% ../../nbs/00_core_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -20,6 +21,11 @@ PAPER_S = 50          # the paper's sparsity, used to scale eps
 PAPER_EPS_L2 = 0.3    # the paper's l2 budget for the synthetic attacks (main text)
 
 PAPER_LASSO_ALPHAS = (1e-4, 5e-5)  # the values the authors pass to scikit-learn `Lasso(alpha=...)`
+
+PAPER_M = 250         # the paper's signal dimension
+
+# eq. 1's beta for the paper's runs: scikit-learn's alpha times m = 250 (sklearn divides the data term by m)
+PAPER_LASSO_BETAS = tuple(a * PAPER_M for a in PAPER_LASSO_ALPHAS)   # (0.025, 0.0125)
 
 # %% ../../nbs/00_core_config.ipynb #c0106
 @dataclass(frozen=True)
@@ -57,8 +63,11 @@ class Profile:
 
     @property
     def lasso_betas(self) -> tuple[float, float]:
-        "The two LASSO weights of eq. 1 (high, low): the authors' scikit-learn alphas times m (see `coding`)."
-        return tuple(a * self.m for a in PAPER_LASSO_ALPHAS)
+        """The two LASSO weights of eq. 1 (high, low): the paper's, (0.025, 0.0125), at every size.
+
+        beta is a threshold in the units of the code's entries (N(0, 1) at every size): the bias it puts on each
+        recovered coefficient does not depend on m, so it is not rescaled when a profile shrinks m."""
+        return PAPER_LASSO_BETAS
 
     def to_dict(self) -> dict:
         "Plain-data view (for JSON results), derived values included."
