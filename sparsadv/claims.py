@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from .core.report import Table
+from .core.checks import ArgumentTypeError
+import dataclasses
 
 # %% auto #0
 __all__ = ['Claim', 'verdict', 'claims_table', 'claims_markdown', 'load_claims']
@@ -23,18 +25,38 @@ class Claim:
     profile: str = ''    # the profile that ran
     note: str = ''       # why, when it does not reproduce or depends on scale
 
+    def __post_init__(self):
+        if self.reproduced is not None and type(self.reproduced).__name__ in ('bool', 'bool_'):
+            self.reproduced = bool(self.reproduced)   # NumPy's bool too
+        if self.reproduced not in (True, False, None) or isinstance(self.reproduced, (int, float)) and not isinstance(self.reproduced, bool):
+            raise ValueError(f"reproduced={self.reproduced!r} must be True, False or None (not tested)")
+
     def to_dict(self) -> dict: return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> 'Claim': return cls(**d)
+    def from_dict(cls, d: dict) -> 'Claim':
+        "A Claim from its `to_dict()` (e.g. read back from a results JSON file)."
+        if not isinstance(d, dict): raise ArgumentTypeError(f"d must be a dict of a claim's fields, got {type(d).__name__}")
+        fields = [f.name for f in dataclasses.fields(cls)]
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        unknown, missing = sorted(set(d) - set(fields)), [k for k in required if k not in d]
+        if unknown or missing:
+            raise ValueError(f"d is not a claim: unknown fields {unknown}, missing fields {missing} (fields: {fields})")
+        return cls(**d)
 
 def verdict(c: Claim) -> str:
     "A short verdict word for a claim."
+    if not isinstance(c, Claim): raise ArgumentTypeError(f"c must be a Claim, got {type(c).__name__}")
     return {True: 'reproduced', False: 'not reproduced', None: 'not tested'}[c.reproduced]
 
 def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
     """The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured; in HTML the test
     and the note are a line under each claim, so the claim and the two values get the width."""
+    if isinstance(claims, (str, bytes, dict, Claim)) or not hasattr(claims, '__iter__'):
+        raise ArgumentTypeError(f"claims must be a list of Claim (or of their dicts), got {type(claims).__name__}")
+    claims = [Claim.from_dict(c) if isinstance(c, dict) else c for c in claims]   # a results file's claims are dicts
+    for i, c in enumerate(claims):
+        if not isinstance(c, Claim): raise ArgumentTypeError(f"claims[{i}] must be a Claim, got {type(c).__name__}")
     cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Note']
     rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.note]
             for c in claims]
@@ -46,7 +68,15 @@ def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
 
 def load_claims(paths) -> list[Claim]:
     "Claims from result JSON files (each with a 'claims' list)."
+    if isinstance(paths, (str, Path)): paths = [paths]   # one file
     out = []
     for p in paths:
-        out += [Claim.from_dict(d) for d in json.loads(Path(p).read_text()).get('claims', [])]
+        p = Path(p)
+        if not p.is_file(): raise FileNotFoundError(f"no results file at {p} (run the figure first, e.g. `sparsadv reproduce fig1`)")
+        try: d = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{p} is not a JSON results file ({e})") from None
+        if not isinstance(d, dict) or not isinstance(d.get('claims', []), list):
+            raise ValueError(f"{p} is not a results file: expected a JSON object with a 'claims' list")
+        out += [Claim.from_dict(c) for c in d.get('claims', [])]
     return out

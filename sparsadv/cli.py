@@ -33,15 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `sparsadv` command."
     ap = build_parser()
+    if argv is not None and (isinstance(argv, (str, bytes)) or not all(isinstance(a, str) for a in argv)):
+        raise ValueError(f"argv={argv!r} must be a list of strings, e.g. ['reproduce', 'fig1'] (or None: the command line)")
     args = ap.parse_args(argv)
     if args.command == 'list':
         for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:])):
             fig = get_figure(name); print(f'{name}: {fig.summary} (chapter {fig.chapter})')
         return 0
     out = Path(args.out)
-    if out.exists() and not out.is_dir():   # fail before the experiment runs, not after
-        ap.error(f"--out {args.out} is a file; pass a folder (it is created if missing)")
-    if args.seed < 0: ap.error(f"--seed {args.seed} must be a non-negative integer")
+    q = out   # fail before the experiment runs, not after: --out, or the first of its parents that exists, is a file
+    while not q.exists() and q != q.parent: q = q.parent
+    if q.exists() and not q.is_dir():
+        ap.error(f"--out {args.out} is a file; pass a folder (it is created if missing)" if q == out else
+                 f"--out {args.out} lies under {q}, which is a file; pass a folder")
+    if not 0 <= args.seed < 2 ** 63: ap.error(f"--seed {args.seed} must be a non-negative integer below 2**63")
     fig = get_figure(args.figure)
     profile = get_profile(args.profile)
     print(f'reproducing {args.figure} at profile {profile.name!r} ({profile.note}), seed {args.seed}')

@@ -7,6 +7,7 @@ from sparsadv.coding.omp import omp, omp_sklearn
 from sparsadv.coding.lasso import lasso, lasso_sklearn, lasso_objective, lasso_gap, beta_to_sklearn_alpha, sklearn_alpha_to_beta
 from sparsadv.analysis.metrics import error_split
 from sparsadv.data.synthetic import gaussian_dictionary, sparse_codes
+from sparsadv.core.checks import SparsadvNumericWarning
 
 
 def problem(m=60, n=120, s=10, B=200, noise=0.05, seed=0):
@@ -146,7 +147,7 @@ def test_lasso_active_set_corrections_and_warning(backend):
     Abad = opt.clone(); Abad[Zbad == 0] = 0; Abad[:, 0] = torch.where(Z[:, 0] == 0, 1e-3, Abad[:, 0])
     fixed, gap, ok = _polish(D64, X64, Abad, Zbad, beta)
     assert ok.all() and (fixed - opt).abs().max() < 1e-9 and gap.max() < 1e-10
-    with pytest.warns(RuntimeWarning, match='did not reach'):
+    with pytest.warns(SparsadvNumericWarning, match="did not reach"):
         lasso(D64, X64, 0.01, max_iter=3, backend=backend)
 
 
@@ -173,12 +174,15 @@ def test_beta_alpha_conversion():
     assert torch.allclose(m * sk_obj, lasso_objective(D.double(), X.double(), a, beta))
 
 
-def test_backend_choice_half_precision():
-    "Automatic backend: float16 signals (which the kernels do not take) go to the batched torch version."
+def test_half_precision_rejected():
+    "Half-precision signals or dictionaries are refused with a dtype message naming the argument (float32/float64 work)."
     D, A, X = problem(m=30, n=60, s=3, B=20, noise=0.0)
-    a = omp(D.half(), X.half(), n_nonzero=3)
-    assert a.dtype == torch.float16 and same_support(a, A).float().mean() >= 0.9
-    assert lasso(D.half(), X.half(), 0.05).dtype == torch.float16
+    for dt in (torch.float16, torch.bfloat16):
+        with pytest.raises(TypeError, match=r'X has dtype .*supported: torch.float32, torch.float64'):
+            omp(D, X.to(dt), n_nonzero=3)
+        with pytest.raises(ValueError, match='D has dtype'):
+            lasso(D.to(dt), X, 0.05)
+    assert omp(D, X, n_nonzero=3, backend='torch').dtype == torch.float32
 
 
 def test_backends_agree():
@@ -235,7 +239,7 @@ def test_bad_input():
         (lambda: omp(2 * D, X, n_nonzero=3), 'unit-norm'),
         (lambda: omp(D, X, n_nonzero=3, backend='cuda'), "backend='cuda' must be"),
         (lambda: lasso(D, X, 0.1, backend='fast'), "backend='fast' must be"),
-        (lambda: omp(D.half(), X.half(), n_nonzero=3, backend='numba'), "float32/float64 CPU tensors"),
+        (lambda: omp(D.half(), X.half(), n_nonzero=3, backend='numba'), 'D has dtype torch.float16'),
         (lambda: lasso(D, X, 0.0), 'beta=0'),
         (lambda: lasso(D, X, -1.0), 'beta=-1'),
         (lambda: lasso(D, X, 0.1, tol=-1.0), 'tol'),

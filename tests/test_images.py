@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sparsadv.data.images import IMAGE_DATASETS, MNIST5K_SPLIT_SEED, data_root, image_channels, load_images, stratified_indices
+from sparsadv.data.images import IMAGE_DATASETS, MNIST5K_SPLIT_SEED, data_root, eval_split, image_channels, load_images, stratified_indices
 
 
 # ---------------------------------------------------------------- writers of the real file formats
@@ -187,6 +187,25 @@ def test_mnist_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match='download=True'): load_images('mnist', 'test', root=tmp_path)
 
 
+@pytest.mark.parametrize('name,cut', [('train-images-idx3-ubyte', 100), ('train-labels-idx1-ubyte', 1),
+                                      ('train-images-idx3-ubyte', 784 * 30 + 10)])
+def test_mnist_truncated_file_is_named(tmp_path, name, cut):
+    "A short (interrupted download) idx file: a ValueError naming the file, saying truncated, and how to re-download."
+    make_mnist(tmp_path)
+    path = tmp_path / 'MNIST' / 'raw' / name
+    path.write_bytes(path.read_bytes()[:-cut])
+    with pytest.raises(ValueError, match=f'{name} is truncated or corrupt.*download=True'):
+        load_images('mnist', 'train', root=tmp_path)
+    X, _ = load_images('mnist', 'test', root=tmp_path)                # the other split's files are intact
+    assert X.shape == (20, 1, 28, 28)
+
+
+def test_mnist_images_and_labels_must_match(tmp_path):
+    make_mnist(tmp_path)
+    write_idx(tmp_path / 'MNIST' / 'raw' / 't10k-labels-idx1-ubyte', np.zeros(7, np.uint8))
+    with pytest.raises(ValueError, match='do not match'): load_images('mnist', 'test', root=tmp_path)
+
+
 def test_mnist_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     import torchvision.datasets
 
@@ -201,7 +220,7 @@ def test_mnist_failed_download_is_one_clear_error(tmp_path, monkeypatch):
 def test_cifar10_fake_batches_fail_the_md5_check(tmp_path):
     "torchvision checks every batch against the official MD5: tiny test files cannot pass, and the error says so."
     make_cifar10(tmp_path)
-    with pytest.raises(RuntimeError, match='MD5'): load_images('cifar10', 'train', root=tmp_path)
+    with pytest.raises(ValueError, match='MD5'): load_images('cifar10', 'train', root=tmp_path)
 
 
 def test_cifar10_batches_load_through_torchvision(tmp_path, monkeypatch):
@@ -255,8 +274,8 @@ def test_tiny_imagenet_train_and_val(tmp_path):
     for i in range(5):
         assert (Xv[i].mean((1, 2)) - torch.tensor(COLOURS[classes[yv[i]]]) / 255).abs().max() < 4 / 255
     assert torch.equal(Xv[5][0], Xv[5][1]) and torch.equal(Xv[5][0], Xv[5][2])   # gray JPEG -> 3 equal channels
-    Xt, yt = load_images('tiny-imagenet', 'test', root=tmp_path)                   # 'test' is the labelled val set
-    assert torch.equal(Xt, Xv) and torch.equal(yt, yv)
+    with pytest.raises(ValueError, match="test labels are not public.*split='val'"):   # val is the labelled test set
+        load_images('tiny-imagenet', 'test', root=tmp_path)
     Xs, ys = load_images('tiny-imagenet', 'train', root=tmp_path, n=3, seed=0)
     assert torch.equal(torch.bincount(ys), torch.ones(3, dtype=torch.long))
 
@@ -286,7 +305,7 @@ def test_tiny_imagenet_unknown_val_class(tmp_path):
 def test_unknown_name_or_split():
     with pytest.raises(ValueError, match="mnist5k.*mnist.*cifar10.*tiny-imagenet"): load_images('imagenet')
     with pytest.raises(ValueError, match=r"\['train', 'test'\]"): load_images('cifar10', 'val')
-    with pytest.raises(ValueError, match=r"\['train', 'val', 'test'\]"): load_images('tiny-imagenet', 'valid')
+    with pytest.raises(ValueError, match=r"\['train', 'val'\]"): load_images('tiny-imagenet', 'valid')
     with pytest.raises(ValueError, match='n='): load_images('mnist5k', 'test', n=0)
     with pytest.raises(ValueError, match='n=1001'): load_images('mnist5k', 'test', n=1001)
 
@@ -294,7 +313,7 @@ def test_unknown_name_or_split():
 def test_dataset_table():
     for name, info in IMAGE_DATASETS.items():
         c = info['shape'][0]
-        assert len(info['mean']) == len(info['std']) == c and 'train' in info['splits'] and 'test' in info['splits']
+        assert len(info['mean']) == len(info['std']) == c and 'train' in info['splits'] and eval_split(name) in info['splits']
 
 
 def test_image_channels_and_the_sqrt3_norm():

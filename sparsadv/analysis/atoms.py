@@ -2,9 +2,10 @@
 
 # %% ../../nbs/05b_analysis_atoms.ipynb #c0003
 from __future__ import annotations
+import math
 import torch
 from ..core.config import derive_seed, make_generator
-from ..core.checks import check_positive_int, check_tensor
+from ..core.checks import check_positive_int, check_tensor, ArgumentTypeError
 from ..data.synthetic import gaussian_dictionary
 from ..coding.dictionary import Dictionary, ConvDictionary, DenseDictionary, as_dictionary
 
@@ -35,18 +36,22 @@ def _prepare(delta, dictionary) -> tuple[Dictionary, torch.Tensor]:
         raise ValueError(f"dictionary must be a Dictionary (dense or ConvDictionary) or a dense (m, n) tensor, got {type(dictionary).__name__}")
     d = as_dictionary(dictionary)
     check_tensor(delta, 'delta')
-    if delta.ndim < 2 or delta[0].numel() != d.m:
+    if delta.ndim < 2 or math.prod(delta.shape[1:]) != d.m:
         raise ValueError(f"delta must have shape (B, {', '.join(map(str, d.signal_shape))}) with m = {d.m} entries per sample, got {tuple(delta.shape)}")
     nrm = d.atom_norms().to(delta).reshape(-1)
+    if not bool((nrm > 0).any()):
+        raise ValueError(f"dictionary is all zero ({d.m} x {d.n}): atom correlations are undefined; pass a trained or random dictionary")
     inv = torch.where(nrm > 0, 1 / nrm.clamp_min(torch.finfo(nrm.dtype).tiny), torch.zeros_like(nrm))
     return d, inv
 
 def atom_correlations(delta: torch.Tensor, dictionary: Dictionary | torch.Tensor, batch: int = 64,
                       per_sample: bool = False) -> torch.Tensor:
-    "Eq. 2 with |.|: corr_i over perturbations delta: (B, C, H, W) or (B, m) -> (n_atoms,) float64 summing to 1; per_sample: (B, n_atoms) |unit products|."
+    """Eq. 2 with |.|: corr_i over perturbations delta: (B, C, H, W) or (B, m) -> (n_atoms,) float64 summing to 1; per_sample:
+    (B, n_atoms) |unit products| (an empty batch gives (0, n_atoms); the average over an empty batch is refused)."""
     batch = check_positive_int(batch, 'batch')
     d, inv = _prepare(delta, dictionary)
-    if delta.shape[0] == 0: raise ValueError("delta is empty: pass at least one perturbation")
+    if per_sample and delta.shape[0] == 0: return inv.new_zeros(0, inv.numel())
+    if delta.shape[0] == 0: raise ValueError("delta is empty (B = 0): the correlations average over perturbations, pass at least one")
     if per_sample:
         return torch.cat([_abs_unit_products(delta[s:s + batch], d, inv) for s in range(0, delta.shape[0], batch)])
     acc = torch.zeros(inv.numel(), dtype=torch.float64, device=delta.device)
@@ -59,15 +64,23 @@ def correlation_groups(corr: torch.Tensor, k: int = 60) -> dict[str, torch.Tenso
     "Atom index groups from correlations corr: (n,): 'top' (k largest), 'bottom' (k smallest), 'random' (all n atoms)."
     check_tensor(corr, 'corr', ndim=1)
     k = check_positive_int(k, 'k')
-    if k > corr.numel(): raise ValueError(f"k={k} must be at most the number of atoms ({corr.numel()})")
+    if 2 * k > corr.numel():
+        raise ValueError(f"k={k} must be at most half the number of atoms ({corr.numel()} // 2 = {corr.numel() // 2}), so that "
+                         "the top and bottom groups do not overlap; pass a smaller k")
     order = torch.argsort(corr, descending=True, stable=True)
     return {'top': order[:k].clone(), 'bottom': order[-k:].flip(0).clone(),
             'random': torch.arange(corr.numel(), device=corr.device)}
 
 def atom_positions(indices: torch.Tensor, filters: int, image_shape: tuple[int, int]) -> torch.Tensor:
     "Filter and pixel (f, y, x) of flat conv-dictionary atom indices (k,) -> (k, 3); atom i = f*H*W + y*W + x."
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise ValueError(f"image_shape={image_shape!r} must be a pair (H, W)")
     H, W = (check_positive_int(v, n) for v, n in zip(image_shape, ('H', 'W')))
-    idx = torch.as_tensor(indices).reshape(-1).long()
+    filters = check_positive_int(filters, 'filters')
+    idx = torch.as_tensor(indices)
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise ArgumentTypeError(f"indices must be integer atom indices, got dtype {idx.dtype} (use indices.long())")
+    idx = idx.reshape(-1).long()
     if idx.numel() and (idx.min() < 0 or idx.max() >= filters * H * W):
         raise ValueError(f"indices must lie in [0, filters*H*W) = [0, {filters * H * W})")
     return torch.stack([idx // (H * W), (idx % (H * W)) // W, idx % W], dim=1)
@@ -88,6 +101,7 @@ def submatrix_spectra(atoms: Dictionary | torch.Tensor, groups: dict[str, torch.
     picks = {}
     for name, grp in groups.items():
         grp = torch.as_tensor(grp).reshape(-1).long().cpu()
+        if grp.numel() == 0: raise ValueError(f"groups[{name!r}] is empty: every group needs atom indices to sample from")
         if grp.numel() and (grp.min() < 0 or grp.max() >= n):
             raise ValueError(f"groups[{name!r}] has indices outside [0, {n})")
         if torch.unique(grp).numel() != grp.numel(): raise ValueError(f"groups[{name!r}] repeats atom indices")
@@ -108,6 +122,11 @@ def submatrix_spectra(atoms: Dictionary | torch.Tensor, groups: dict[str, torch.
 
 def spectra_summary(spectra: dict[str, torch.Tensor]) -> dict[str, dict]:
     "Per group: mean smallest and largest singular value and median condition number of spectra {name: (n_sub, r)}."
+    if not isinstance(spectra, dict) or not spectra:
+        raise ValueError(f"spectra must be a non-empty dict {{name: (n_sub, r) singular values}}, got {type(spectra).__name__}")
+    for name, s in spectra.items():
+        check_tensor(s, f'spectra[{name!r}]', ndim=2)
+        if 0 in s.shape: raise ValueError(f"spectra[{name!r}] is empty (shape {tuple(s.shape)}): no sub-matrix to summarise")
     out = {}
     for name, s in spectra.items():
         smin, smax = s[:, -1].double(), s[:, 0].double()

@@ -2,11 +2,11 @@
 
 # %% ../../nbs/05a_analysis_metrics.ipynb #c0003
 from __future__ import annotations
-import math
+import math, warnings
 import numpy as np
 import torch
 import pytorch_msssim
-from ..core.checks import check_tensor
+from ..core.checks import check_tensor, check_number, SparsadvNumericWarning
 
 # %% auto #0
 __all__ = ['nmse_db', 'error_split', 'split_stats', 'psnr', 'ssim']
@@ -15,9 +15,16 @@ __all__ = ['nmse_db', 'error_split', 'split_stats', 'psnr', 'ssim']
 @torch.no_grad()
 
 def nmse_db(a_hat: torch.Tensor, a: torch.Tensor) -> float:
-    "Normalised MSE in dB between estimated and true codes, both (B, n)."
+    """Normalised MSE in dB between estimated and true codes, both (B, n): 10 log10(||a_hat - a||^2 / ||a||^2).
+    An all-zero reference `a` (the ratio is undefined) or an empty batch is refused; an exact estimate gives about
+    -3000 dB (the error is floored at 1e-300, so the number stays finite for plots and tables)."""
+    check_tensor(a_hat, 'a_hat'); check_tensor(a, 'a')
     if a_hat.shape != a.shape: raise ValueError(f"a_hat {tuple(a_hat.shape)} and a {tuple(a.shape)} must have the same shape")
+    if a.numel() == 0: raise ValueError(f"a_hat and a are empty (shape {tuple(a.shape)}): the NMSE of an empty batch is undefined")
     err, ref = ((a_hat - a) ** 2).sum().item(), (a ** 2).sum().item()
+    if ref == 0:
+        raise ValueError("a (the reference codes) is all zero: the NMSE ||a_hat - a||^2 / ||a||^2 is undefined; "
+                         "pass the true codes as a (the second argument), or use the plain squared error")
     return 10 * math.log10(max(err, 1e-300) / max(ref, 1e-300))
 
 # %% ../../nbs/05a_analysis_metrics.ipynb #c0009
@@ -37,6 +44,8 @@ def error_split(a_true: torch.Tensor, a_hat: torch.Tensor) -> dict[str, torch.Te
 # %% ../../nbs/05a_analysis_metrics.ipynb #c0012
 def split_stats(a_true: torch.Tensor, a_hat: torch.Tensor) -> dict:
     "Error split of a_hat: (B, n) against a_true: (B, n): means of the parts, total mean/p25/p75, per-sample totals."
+    check_tensor(a_true, 'a_true', ndim=2); check_tensor(a_hat, 'a_hat', ndim=2)
+    if a_true.shape[0] == 0: raise ValueError("a_true and a_hat are empty (B = 0): statistics over the batch need at least one signal")
     parts = error_split(a_true.detach(), a_hat.detach())
     tot = parts['total'].double().cpu().numpy()
     out = {k: float(parts[k].double().mean()) for k in ('excess', 'missing', 'in_support')}
@@ -46,12 +55,24 @@ def split_stats(a_true: torch.Tensor, a_hat: torch.Tensor) -> dict:
 
 # %% ../../nbs/05a_analysis_metrics.ipynb #c0014
 def psnr(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    "PSNR in dB of every image: x_hat, x: (B, C, H, W) -> (B,)."
+    "PSNR in dB of every image: x_hat, x: (B, C, H, W) -> (B,) (an empty batch gives an empty result)."
+    check_tensor(x_hat, 'x_hat'); check_tensor(x, 'x')
     if x_hat.shape != x.shape: raise ValueError(f"x_hat {tuple(x_hat.shape)} and x {tuple(x.shape)} must have the same shape")
-    mse = ((x_hat - x) ** 2).reshape(x.shape[0], -1).mean(dim=1)
+    if x.ndim < 2: raise ValueError(f"x must be batch-first (B, C, H, W), got shape {tuple(x.shape)}")
+    data_range = check_number(data_range, 'data_range', positive=True, hint='the range of pixel values, e.g. 1.0')
+    mse = ((x_hat - x) ** 2).reshape(x.shape[0], math.prod(x.shape[1:])).mean(dim=1)
     return 10 * torch.log10(data_range ** 2 / mse.clamp_min(1e-20))
 
 def ssim(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    "SSIM (pytorch-msssim, 11x11 Gaussian window) of every image: x_hat, x: (B, C, H, W) -> (B,)."
+    """SSIM (pytorch-msssim, 11x11 Gaussian window) of every image: x_hat, x: (B, C, H, W) -> (B,); x_hat is taken in
+    x's dtype. Images smaller than 11 pixels get a SparsadvNumericWarning (the window is skipped along that axis)."""
+    check_tensor(x_hat, 'x_hat', ndim=4); check_tensor(x, 'x', ndim=4)
     if x_hat.shape != x.shape: raise ValueError(f"x_hat {tuple(x_hat.shape)} and x {tuple(x.shape)} must have the same shape")
+    data_range = check_number(data_range, 'data_range', positive=True, hint='the range of pixel values, e.g. 1.0')
+    if x.shape[0] == 0: return x.new_zeros(0)
+    if min(x.shape[-2:]) < 11:
+        warnings.warn(f"ssim: the images are {x.shape[-2]} x {x.shape[-1]}, smaller than the 11 x 11 window: "
+                      "pytorch-msssim skips the Gaussian smoothing along that axis, so this is not the standard SSIM",
+                      SparsadvNumericWarning, stacklevel=2)
+    x_hat = x_hat.to(x.dtype)
     return pytorch_msssim.ssim(x_hat, x, data_range=data_range, size_average=False)

@@ -2,11 +2,12 @@
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0003
 from __future__ import annotations
-import math, numbers
+import math, numbers, warnings
 from typing import Sequence
 import numpy as np
 import torch
 from scipy import stats as _st
+from ..core.checks import SparsadvNumericWarning
 
 # %% auto #0
 __all__ = ['as_sample', 'ttest', 'levene_test', 'percentiles', 'mean_ci', 'summary']
@@ -28,20 +29,39 @@ def as_sample(a, name: str = 'a', min_n: int = 1) -> np.ndarray:
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0008
 def ttest(a, b, equal_var: bool = False, alternative: str = 'two-sided') -> dict:
-    "Two-sample t-test of a (n_a,) vs b (n_b,) (Welch's by default): dict(t, p, df, mean_a, mean_b, n_a, n_b)."
+    """Two-sample t-test of a (n_a,) vs b (n_b,) (Welch's by default): dict(t, p, df, mean_a, mean_b, n_a, n_b).
+    Two constant samples (zero variance, where scipy gives NaN or a precision-loss warning) get a SparsadvNumericWarning
+    and a limit result: equal values t = 0, p = 1 (no difference); different values t = +-inf and p = 0 (or 1 for the
+    one-sided alternative that points the other way)."""
     x, y = as_sample(a, 'a', 2), as_sample(b, 'b', 2)
     if alternative not in ('two-sided', 'less', 'greater'):
         raise ValueError(f"alternative={alternative!r} must be 'two-sided', 'less' or 'greater'")
+    if not isinstance(equal_var, (bool, np.bool_)):
+        raise ValueError(f"equal_var={equal_var!r} must be True or False, got {type(equal_var).__name__}")
+    if np.ptp(x) == 0 and np.ptp(y) == 0:   # both constant: the statistic is 0/0 or c/0
+        diff = float(x[0] - y[0])
+        t = 0.0 if diff == 0 else math.copysign(math.inf, diff)
+        p = 1.0 if diff == 0 else 0.0 if alternative == 'two-sided' or (alternative == 'greater') == (diff > 0) else 1.0
+        warnings.warn(f"ttest: a and b are both constant ({x[0]:.6g} and {y[0]:.6g}): the t statistic is "
+                      f"{'0/0' if diff == 0 else 'c/0'}; returning its limit t = {t}, p = {p}; check that the samples are "
+                      "what you meant to compare", SparsadvNumericWarning, stacklevel=2)
+        return dict(t=t, p=p, df=float(x.size + y.size - 2), mean_a=float(x[0]), mean_b=float(y[0]),
+                    n_a=int(x.size), n_b=int(y.size))
     r = _st.ttest_ind(x, y, equal_var=bool(equal_var), alternative=alternative)
     return dict(t=float(r.statistic), p=float(r.pvalue), df=float(r.df), mean_a=float(x.mean()),
                 mean_b=float(y.mean()), n_a=int(x.size), n_b=int(y.size))
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0012
 def levene_test(a, b, center: str = 'median') -> dict:
-    "Levene's test for equal spread of a (n_a,) and b (n_b,): dict(W, p, sd_a, sd_b)."
+    """Levene's test for equal spread of a (n_a,) and b (n_b,): dict(W, p, sd_a, sd_b). Two constant samples (W = 0/0)
+    get a SparsadvNumericWarning and W = 0, p = 1 (both spreads are zero, so equal)."""
     x, y = as_sample(a, 'a', 2), as_sample(b, 'b', 2)
     if center not in ('median', 'mean', 'trimmed'):
         raise ValueError(f"center={center!r} must be 'median' (Brown-Forsythe), 'mean' or 'trimmed'")
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        warnings.warn("levene_test: a and b are both constant: both spreads are zero and Levene's W is 0/0; returning "
+                      "W = 0, p = 1 (equal spread)", SparsadvNumericWarning, stacklevel=2)
+        return dict(W=0.0, p=1.0, sd_a=0.0, sd_b=0.0)
     r = _st.levene(x, y, center=center)
     return dict(W=float(r.statistic), p=float(r.pvalue), sd_a=float(x.std(ddof=1)), sd_b=float(y.std(ddof=1)))
 
@@ -49,7 +69,9 @@ def levene_test(a, b, center: str = 'median') -> dict:
 def percentiles(a, q: Sequence[float] = (25, 50, 75)) -> dict:
     "Percentiles of a (n,) at q (in percent, 0-100; linear interpolation): {q: value}."
     x = as_sample(a, 'a')
-    qs = list(q) if isinstance(q, (list, tuple, np.ndarray)) else [q]
+    if isinstance(q, torch.Tensor): q = q.tolist()
+    qs = list(np.ravel(q)) if isinstance(q, (list, tuple, np.ndarray)) else [q]
+    if not qs: raise ValueError(f"q={q!r} is empty: give at least one percentile, e.g. q=(25, 50, 75)")
     for v in qs:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= 100:
             raise ValueError(f"q={q!r}: every percentile must be a number in [0, 100] (percent, not a fraction)")

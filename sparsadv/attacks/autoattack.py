@@ -6,8 +6,8 @@ import math
 import numpy as np
 import torch
 from ..core.config import EPS_LINF_CLS
-from ..core.checks import check_positive_int, check_tensor
-from .pgd import parse_norm, _check_number, _project
+from ..core.checks import check_positive_int, check_tensor, check_number, check_seed
+from .pgd import parse_norm, _project, _model_dtype
 
 # %% auto #0
 __all__ = ['AUTOATTACK_ATTACKS', 'autoattack']
@@ -22,11 +22,13 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
                norm='inf', attacks: tuple[str, ...] = AUTOATTACK_ATTACKS, seed: int = 0, steps: int = 100,
                n_queries: int = 5000, n_classes: int | None = None) -> torch.Tensor:
     "AutoAttack (torchattacks) on images x: (B, C, H, W) in [0, 1] -> x_adv (B, C, H, W); global RNG and model mode kept."
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module (torchattacks needs one), got {type(model).__name__}")
     p = parse_norm(norm)
-    eps = _check_number(eps, 'eps')
+    eps = check_number(eps, 'eps', positive=True, hint='the radius of the perturbation ball')
     steps, n_queries = check_positive_int(steps, 'steps'), check_positive_int(n_queries, 'n_queries')
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    seed = check_seed(seed)
+    if seed >= 2 ** 32: raise ValueError(f"seed={seed!r} must be below 2**32 for torchattacks (e.g. seed % 2**32)")
     check_tensor(x, 'x', ndim=4)
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"x must hold images in [0, 1] (got {x.min().item():.4g}..{x.max().item():.4g}): "
@@ -39,6 +41,7 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
     if y is not None:
         if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
             raise ValueError(f"y must be None (the model's prediction) or an integer tensor of shape ({x.shape[0]},)")
+    if x.shape[0] == 0: return x.detach().clone()   # an empty batch: nothing to attack
     try:
         import torchattacks
     except ImportError as e:
@@ -46,13 +49,17 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
     dev = next(iter(list(model.parameters()) + list(model.buffers())), x).device
     tnorm = 'Linf' if p == math.inf else 'L2'
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    mdt = _model_dtype(model) or x.dtype
     with eval_mode(model), torch.random.fork_rng(devices=cuda):
-        xd = x.detach().to(dev)
+        xd = x.detach().to(device=dev, dtype=mdt)   # the model's dtype, once; x_adv comes back in x's
         with torch.no_grad(): out = model(xd)
         if out.ndim != 2: raise ValueError(f"model must return logits (B, K), got shape {tuple(out.shape)}")
         k = n_classes if n_classes is not None else out.shape[1]
         k = check_positive_int(k, 'n_classes')
         if k < 2: raise ValueError(f"n_classes={k} must be at least 2")
+        if k > out.shape[1]: raise ValueError(f"n_classes={k} exceeds the model's {out.shape[1]} logits")
+        if y is not None and y.numel() and (y.min() < 0 or y.max() >= out.shape[1]):
+            raise ValueError(f"y has class labels outside [0, {out.shape[1]}) (got {int(y.min())}..{int(y.max())})")
         yd = out.argmax(1) if y is None else y.to(dev).long()
         make = {
             'apgd-ce': lambda: torchattacks.APGD(model, norm=tnorm, eps=eps, steps=steps, n_restarts=1, seed=seed, loss='ce'),
@@ -65,6 +72,7 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
         atks = [make[a]() for a in attacks]
         atk = atks[0] if len(atks) == 1 else torchattacks.MultiAttack(atks)
         x_adv = atk(xd, yd).detach()
+    x = x.detach()
     x_adv = x_adv.to(device=x.device, dtype=x.dtype)
     x_adv = torch.clamp(x + _project(x_adv - x, p, eps), 0, 1)   # float excess only
     return x_adv

@@ -8,7 +8,8 @@ import scipy.linalg
 import scipy.sparse.linalg as spla
 import torch
 from ..core.config import make_generator
-from ..core.checks import check_tensor
+from ..core.checks import (check_tensor, check_number, check_positive_int, check_seed, check_choice,
+                                  ArgumentTypeError, SparsadvNumericWarning)
 from ..coding.dictionary import Dictionary, ConvDictionary, DenseDictionary, as_dictionary
 
 # %% auto #0
@@ -20,9 +21,22 @@ def _fix_sign(u: torch.Tensor) -> torch.Tensor:
     return u if u.reshape(-1)[u.abs().argmax()] >= 0 else -u
 
 def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps={eps!r} must be a positive finite number (the l2 norm of the perturbation)")
-    return float(eps)
+    return check_number(eps, 'eps', positive=True, hint='the l2 norm of the perturbation')
+
+def _check_not_zero(d: Dictionary, name: str = 'dictionary') -> None:
+    "An all-zero dictionary has no distinguished singular vector (every direction has sigma = 0): refuse it."
+    if not bool((d.atom_norms() != 0).any()):
+        raise ValueError(f"{name} is all zero ({d.m} x {d.n}): every signal direction has singular value 0, so no "
+                         "attack direction can be derived from it; pass a trained or random dictionary")
+
+def _lam_max(G: np.ndarray, iters: int = 30) -> float:
+    "The largest eigenvalue of the PSD matrix G (m, m) by power iteration (a lower bound, accurate to a few %)."
+    v = np.random.default_rng(0).standard_normal(G.shape[0])
+    for _ in range(iters):
+        w = G @ v; nrm = float(np.linalg.norm(w))
+        if nrm == 0: return 0.0
+        v = w / nrm
+    return float(v @ (G @ v))
 
 def _normalized(d: Dictionary, normalize: str | None) -> Dictionary:
     "The dictionary D~ the attack uses: unit-norm atoms ('atoms'), unit-norm filters ('filters', convolutional only), or D as given."
@@ -40,20 +54,32 @@ def smallest_left_singular(dictionary, image_shape=None, normalize: str | None =
                            chunk: int = 256) -> tuple[torch.Tensor, float, dict]:
     """u_min: (*signal_shape) of the dictionary (see `as_dictionary`; wide: m <= n), its singular value sigma_min, and
     info (method, seconds, peak NumPy memory, matrix-vector products). `method`: 'explicit' (float64 eigh of D D^T),
-    'lobpcg' (iterative, on the operator), 'auto' (explicit up to m = 2048)."""
-    d = _normalized(as_dictionary(dictionary, image_shape), normalize)
+    'lobpcg' (iterative, on the operator), 'auto' (explicit up to m = 2048).
+
+    An all-zero dictionary is refused. A rank-deficient one (rank < m: sigma_min ~ 0 relative to sigma_max, e.g.
+    duplicated atoms spanning fewer than m directions) gets a SparsadvNumericWarning: u_min is then a vector of the
+    left null space (orthogonal to every atom, so no code reconstructs it) and, when that space has dimension > 1, only
+    one of many such directions. A LOBPCG run that did not converge also warns (info['converged'] is False)."""
+    check_choice(method, 'method', ('auto', 'explicit', 'lobpcg'))
+    check_choice(normalize, 'normalize', ('auto', 'atoms', 'filters', None))
+    maxiter, block = check_positive_int(maxiter, 'maxiter'), check_positive_int(block, 'block')
+    chunk, seed = check_positive_int(chunk, 'chunk'), check_seed(seed)
+    if tol is not None: tol = check_number(tol, 'tol', positive=True, hint="LOBPCG's residual tolerance")
+    d = as_dictionary(dictionary, image_shape)
+    _check_not_zero(d)
+    d = _normalized(d, normalize)
     m, n = d.m, d.n
     if m > n:
         raise ValueError(f"the dictionary is {m} x {n}: Dict-Attack needs a wide or square dictionary (m <= n), "
                          "otherwise some perturbations have no exact code; pass D with atoms as columns")
     if method == 'auto': method = 'explicit' if m <= 2048 else 'lobpcg'
-    if method not in ('explicit', 'lobpcg'): raise ValueError(f"method={method!r} must be 'auto', 'explicit' or 'lobpcg'")
     tracemalloc.start(); t0 = time.perf_counter()
     try:
         if method == 'explicit':
             G = d.gram_matrix(chunk).numpy()
+            lam_max = _lam_max(G)
             evals, evecs = scipy.linalg.eigh(G, subset_by_index=[0, 0], overwrite_a=True)   # only the smallest pair
-            lam, u, info = evals[0], evecs[:, 0], dict(matvecs=m)
+            lam, u, info = evals[0], evecs[:, 0], dict(matvecs=m, lam_max=lam_max)
         else:
             lam, u, info = _lobpcg(d, tol, maxiter, block, seed)
         peak = tracemalloc.get_traced_memory()[1]
@@ -61,9 +87,22 @@ def smallest_left_singular(dictionary, image_shape=None, normalize: str | None =
         tracemalloc.stop()
     info.update(seconds=time.perf_counter() - t0, peak_numpy_bytes=int(peak), method=method, normalize=normalize,
                 shape=tuple(d.signal_shape), dense_D_bytes_float32=4 * m * n)
+    sigma, sigma_max = math.sqrt(max(float(lam), 0.0)), math.sqrt(max(info['lam_max'], 0.0))
+    if info.get('converged') is False:
+        warnings.warn(f"smallest_left_singular: LOBPCG did not converge in maxiter={maxiter} iterations (relative "
+                      f"residual {info['relative_residual']:.3g}, tol {info['tol']:.3g}): u_min and sigma_min may be "
+                      "inaccurate; raise maxiter, loosen tol, or use method='explicit'", SparsadvNumericWarning, stacklevel=2)
+    rtol = 10 * math.sqrt(m) * torch.finfo(d.dtype).eps
+    info['rank_deficient'] = sigma <= rtol * sigma_max or (method == 'lobpcg' and float(lam) <= info['tol'])
+    if info['rank_deficient']:
+        warnings.warn(f"smallest_left_singular: the {m} x {n} dictionary is rank-deficient (rank < m = {m}: sigma_min = "
+                      f"{sigma:.3g} ~ 0 relative to sigma_max ~ {sigma_max:.3g}, e.g. duplicated atoms or fewer independent "
+                      "atoms than rows): u_min lies in the left null space, orthogonal to every atom (no code reconstructs "
+                      "it), and is not unique when that space has dimension > 1, only one direction of it",
+                      SparsadvNumericWarning, stacklevel=2)
     u = _fix_sign(torch.from_numpy(np.asarray(u, dtype=np.float64)))
     u = u / u.norm()
-    return u.reshape(d.signal_shape).to(device=d.device, dtype=d.dtype), math.sqrt(max(float(lam), 0.0)), info
+    return u.reshape(d.signal_shape).to(device=d.device, dtype=d.dtype), sigma, info
 
 # %% ../../nbs/04b_attacks_dict_attack.ipynb #c0101
 def _lobpcg(d: Dictionary, tol, maxiter: int, block: int, seed: int):
@@ -74,16 +113,17 @@ def _lobpcg(d: Dictionary, tol, maxiter: int, block: int, seed: int):
         return d.gram64(torch.from_numpy(np.ascontiguousarray(X.T)).to(d.device)).cpu().numpy().T
     A = spla.LinearOperator((m, m), matvec=mv, matmat=mv, dtype=np.float64)
     X0 = torch.randn(m, block, generator=make_generator(seed), dtype=torch.float64).numpy()
-    if tol is None:   # relative to ||G|| (20 power steps): float32 products limit the residual to ~1e-6 ||G||
-        v = torch.randn(1, m, generator=make_generator(seed + 1), dtype=torch.float64).to(d.device)
-        for _ in range(20): v = d.gram64(v); lam_max = v.norm().item(); v = v / lam_max
+    # ||G|| (20 power steps): the default tol is relative to it (float32 products limit the residual to ~1e-6 ||G||)
+    v = torch.randn(1, m, generator=make_generator(seed + 1), dtype=torch.float64).to(d.device)
+    for _ in range(20): v = d.gram64(v); lam_max = v.norm().item(); v = v / lam_max
+    if tol is None:
         tol = (1e-10 if d.dtype == torch.float64 else 1e-5) * lam_max
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         evals, evecs = spla.lobpcg(A, X0, largest=False, tol=tol, maxiter=maxiter)
     k = int(np.argmin(evals)); lam, u = evals[k], evecs[:, k]
     resid = np.linalg.norm(mv(u).ravel() - lam * u) / max(abs(lam), 1e-300)
-    return lam, u, dict(matvecs=count[0], relative_residual=float(resid), tol=float(tol),
+    return lam, u, dict(matvecs=count[0], lam_max=float(lam_max), relative_residual=float(resid), tol=float(tol),
                         converged=not any('not reaching' in str(w.message) for w in caught))
 
 def dict_attack(dictionary, eps: float, image_shape=None, normalize: str | None = 'auto', method: str = 'auto',
@@ -101,7 +141,9 @@ def class_pair_directions(dictionary, W_cls: torch.Tensor, eps: float, image_sha
     zero on c = i; W_cls: (K, n) is a linear classifier on the (flattened) code of the dictionary, used as given."""
     d = as_dictionary(dictionary, image_shape)
     eps = _check_eps(eps)
+    rcond = check_number(rcond, 'rcond', nonneg=True, maximum=1.0, hint='relative cut-off of small eigenvalues of D D^T')
     check_tensor(W_cls, 'W_cls', ndim=2)
+    _check_not_zero(d)
     K, n = W_cls.shape
     if n != d.n:
         raise ValueError(f"W_cls has {n} columns: it must be (K, n) = (K, {d.n}), a linear classifier on the flattened "
@@ -117,12 +159,21 @@ def class_pair_directions(dictionary, W_cls: torch.Tensor, eps: float, image_sha
     return out.reshape(K, K, *d.signal_shape).to(dtype=W_cls.dtype, device=W_cls.device)
 
 def class_pair_attack(directions: torch.Tensor, y_true: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
-    "Per-example class-pair perturbations (B, C, H, W): directions[y_true[b], y_target[b]] from directions: (K, K, C, H, W)."
-    check_tensor(directions, 'directions', ndim=5)
-    y_true, y_target = torch.as_tensor(y_true).long().reshape(-1), torch.as_tensor(y_target).long().reshape(-1)
+    "Per-example class-pair perturbations (B, *signal_shape): directions[y_true[b], y_target[b]] from directions: (K, K, *signal_shape)."
+    check_tensor(directions, 'directions')
+    if directions.ndim < 3 or directions.shape[0] != directions.shape[1]:
+        raise ValueError(f"directions must be (K, K, *signal_shape) (one per ordered class pair, as class_pair_directions "
+                         f"returns), got shape {tuple(directions.shape)}")
+    y_true, y_target = torch.as_tensor(y_true), torch.as_tensor(y_target)
+    for t, nm in ((y_true, 'y_true'), (y_target, 'y_target')):
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise ArgumentTypeError(f"{nm} must hold integer class indices, got dtype {t.dtype} (use {nm}.long())")
+    y_true, y_target = y_true.long().reshape(-1), y_target.long().reshape(-1)
     if y_true.shape != y_target.shape: raise ValueError("y_true and y_target must have the same length")
     K = directions.shape[0]
-    if y_true.numel() and (min(y_true.min(), y_target.min()) < 0 or max(y_true.max(), y_target.max()) >= K):
-        raise ValueError(f"class indices must lie in [0, {K})")
+    for t, nm in ((y_true, 'y_true'), (y_target, 'y_target')):
+        if t.numel() and (t.min() < 0 or t.max() >= K):
+            raise ValueError(f"{nm} must hold class indices in [0, {K}) (K = directions.shape[0]), got values in "
+                             f"[{int(t.min())}, {int(t.max())}]")
     if (y_true == y_target).any(): raise ValueError("y_target must differ from y_true for every example (the attack moves to another class)")
     return directions[y_true.to(directions.device), y_target.to(directions.device)]

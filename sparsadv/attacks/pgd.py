@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ..core.config import make_generator, PAPER_EPS_L2
-from ..core.checks import check_tensor, check_positive_int
+from ..core.checks import (check_tensor, check_positive_int, check_number, check_seed,
+                                  ArgumentTypeError, SparsadvNumericWarning)
 
 # %% auto #0
 __all__ = ['parse_norm', 'per_sample_norm', 'pgd', 'equal_norm_noise']
@@ -31,18 +32,14 @@ def parse_norm(norm) -> float:
 def per_sample_norm(delta: torch.Tensor, norm=2) -> torch.Tensor:
     "The l2 or l_inf norm of each sample of a batch-first tensor: delta (B, ...) -> (B,)."
     p = parse_norm(norm)
-    flat = delta.reshape(delta.shape[0], -1)
+    check_tensor(delta, 'delta', finite=False)
+    if delta.ndim < 1: raise ValueError("delta must be batch-first (B, ...), got a 0-d tensor; use delta[None]")
+    flat = delta.reshape(delta.shape[0], math.prod(delta.shape[1:]))   # also for an empty batch (B = 0)
+    if flat.shape[1] == 0: return flat.new_zeros(flat.shape[0])   # samples with no entries have norm 0
     return flat.norm(dim=1) if p == 2.0 else flat.abs().amax(dim=1)
 
 # %% ../../nbs/04_attacks_pgd.ipynb #c0009
 _AVOID_ZERO_DIV = 1e-12  # cleverhans's guard on the squared l2 norm (optimize_linear, clip_eta)
-
-def _check_number(value, name: str, positive: bool = True) -> float:
-    "Return `value` as a finite float (> 0 if `positive`), else raise a ValueError naming `name`."
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f"{name}={value!r} must be a finite number")
-    if positive and float(value) <= 0: raise ValueError(f"{name}={value!r} must be > 0")
-    return float(value)
 
 def _sqnorm(t: torch.Tensor) -> torch.Tensor:
     "Squared l2 norm per sample, shaped (B, 1, ..., 1) to broadcast against t."
@@ -54,7 +51,8 @@ def _l2_direction(g: torch.Tensor) -> torch.Tensor:
 
 def _project(eta: torch.Tensor, p: float, eps: float) -> torch.Tensor:
     "Project each sample of eta onto the l_p ball of radius eps (cleverhans's clip_eta)."
-    if p == math.inf: return torch.clamp(eta, -eps, eps)
+    if p == math.inf:   # an eps beyond the dtype's range clamps at its largest value (no overflow)
+        e = min(eps, torch.finfo(eta.dtype).max); return torch.clamp(eta, -e, e)
     nrm = torch.sqrt(torch.clamp(_sqnorm(eta), min=_AVOID_ZERO_DIV))
     return eta * torch.clamp(eps / nrm, max=1.0)
 
@@ -68,6 +66,38 @@ def _random_start(x: torch.Tensor, p: float, eps: float, seed: int | None) -> to
     u = u / torch.sqrt(torch.clamp(_sqnorm(u), min=_AVOID_ZERO_DIV))
     r = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), generator=g, dtype=x.dtype, device=x.device)
     return u * eps * r ** (1.0 / d)
+
+def _model_dtype(model) -> torch.dtype | None:
+    "The floating dtype of a module's first floating parameter or buffer (None for a plain callable)."
+    if isinstance(model, torch.nn.Module):
+        for t in model.parameters():
+            if t.is_floating_point(): return t.dtype
+        for t in model.buffers():
+            if t.is_floating_point(): return t.dtype
+    return None
+
+def _enforce_budget(x: torch.Tensor, x_adv: torch.Tensor, p: float, eps: float) -> torch.Tensor:
+    """x_adv with every sample's |x_adv - x|_p <= eps up to 64 ulps (relative). The projection is exact, but x + delta
+    rounds to the grid of x, which for an eps below the spacing of x's values overshoots: such entries step one ulp back
+    towards x (a few times); a sample still outside (or non-finite) falls back to x itself, with a warning if non-finite."""
+    tol = eps * (1 + 64 * torch.finfo(x.dtype).eps)
+    step = x.dtype in (torch.float32, torch.float64)
+    for k in range(4):
+        d = (x_adv - x).double()
+        bad = ~torch.isfinite(d)
+        over = (d.abs() > tol) | bad if p == math.inf else \
+            ((d.reshape(d.shape[0], -1).norm(dim=1) > tol) | bad.reshape(d.shape[0], -1).any(dim=1)).reshape(
+                (-1,) + (1,) * (d.ndim - 1)).expand_as(d)
+        if not bool(over.any()): return x_adv
+        if k == 0 and bool(bad.any()):
+            warnings.warn("pgd: the attack produced non-finite values (the model's loss or gradient overflowed at this "
+                          f"eps={eps:g} / input scale); those samples are returned unperturbed: use a smaller eps",
+                          SparsadvNumericWarning, stacklevel=3)
+            x_adv = torch.where(bad.reshape(x.shape[0], -1).any(dim=1).reshape((-1,) + (1,) * (x.ndim - 1)), x, x_adv)
+            continue
+        if not step or k == 3: return torch.where(over, x, x_adv)
+        x_adv = torch.where(over & (d != 0), torch.nextafter(x_adv, x), x_adv)
+    return x_adv
 
 def _per_sample_loss(loss_fn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "The loss to maximise: (B,) per-sample values, or a scalar from a user callable."
@@ -84,10 +114,12 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
         step_size: float = PGD_STEP_SIZE, norm=2, loss_fn: str | Callable | None = None,
         y: torch.Tensor | None = None, rand_init: bool = True, seed: int | None = None,
         clip: tuple[float, float] | None = None) -> torch.Tensor:
-    "Untargeted PGD maximising `loss_fn` in the l2 / l_inf ball of radius `eps`: x (B, ...) -> x_adv (B, ...)."
+    """Untargeted PGD maximising `loss_fn` in the l2 / l_inf ball of radius `eps`: x (B, ...) -> x_adv (B, ...).
+    x is converted once to the model's parameter dtype and x_adv returned in x's dtype, every sample within eps of x
+    (up to 64 ulps relative); an empty batch (B = 0) returns an empty x_adv."""
     p = parse_norm(norm)
-    eps = _check_number(eps, 'eps')
-    step_size = _check_number(step_size, 'step_size')
+    eps = check_number(eps, 'eps', positive=True, hint='the radius of the perturbation ball')
+    step_size = check_number(step_size, 'step_size', positive=True)
     steps = check_positive_int(steps, 'steps')
     check_tensor(x, 'x')
     if x.ndim < 2:
@@ -96,9 +128,9 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
     if clip is not None:
         if (not isinstance(clip, (tuple, list)) or len(clip) != 2):
             raise ValueError(f"clip={clip!r} must be None or a pair (lo, hi)")
-        lo, hi = _check_number(clip[0], 'clip[0]', False), _check_number(clip[1], 'clip[1]', False)
+        lo, hi = check_number(clip[0], 'clip[0]'), check_number(clip[1], 'clip[1]')
         if lo >= hi: raise ValueError(f"clip={clip!r} must satisfy lo < hi")
-        if x.min() < lo or x.max() > hi:
+        if x.numel() and (x.min() < lo or x.max() > hi):
             raise ValueError(f"x has values outside clip={clip!r} ({x.min().item():.4g}..{x.max().item():.4g})")
     if loss_fn is None or (isinstance(loss_fn, str) and loss_fn.lower() in ('ce', 'cross_entropy', 'crossentropy')):
         loss_fn = 'ce'
@@ -109,11 +141,19 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
         if not isinstance(y, torch.Tensor): raise ValueError(f"y must be a torch.Tensor, got {type(y).__name__}")
         if y.ndim == 0 or y.shape[0] != x.shape[0]:
             raise ValueError(f"y has shape {tuple(y.shape)}: its first (batch) dimension must match x's ({x.shape[0]})")
+        if loss_fn == 'ce' and (y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool):
+            raise ArgumentTypeError(f"y must hold integer class labels of shape ({x.shape[0]},) for loss_fn=None "
+                                    f"(cross-entropy), got dtype {y.dtype}, shape {tuple(y.shape)} (use y.long())")
+        if loss_fn == 'mse': check_tensor(y, 'y')
+    seed = check_seed(seed, allow_none=True)
     if getattr(model, 'training', False):
         warnings.warn("pgd: the model is in training mode (dropout / batch-norm statistics change the attack and "
                       "batch-norm buffers get updated); call model.eval() first", stacklevel=2)
 
-    x = x.detach()
+    x_in = x = x.detach()
+    mdt = _model_dtype(model)
+    if mdt is not None and x.dtype != mdt: x = x.to(mdt)    # the model's dtype, once; x_adv comes back in x_in's
+    if x.shape[0] == 0: return x_in.clone()
     if y is None:
         with torch.no_grad(): out = model(x)
         if loss_fn == 'ce':
@@ -125,6 +165,11 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
         if loss_fn == 'mse' and not rand_init:
             warnings.warn("pgd: with loss_fn='mse', y=None and rand_init=False the clean input is a stationary point "
                           "(zero gradient), so the attack will not move; use rand_init=True or pass y", stacklevel=2)
+    elif loss_fn == 'ce':
+        with torch.no_grad(): K = model(x[:1]).shape[-1]
+        if y.min() < 0 or y.max() >= K:
+            raise ValueError(f"y has class labels outside [0, K) (got {int(y.min())}..{int(y.max())}): "
+                             "they must index the model's logits")
     y = y.detach()
 
     x_adv = x + _random_start(x, p, eps, seed) if rand_init else x.clone()
@@ -139,7 +184,11 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
                 if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
                 x_adv = x + _project(x_adv - x, p, eps)
                 if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
-    return x_adv.detach()
+    x_adv = x_adv.detach()
+    if x_adv.dtype != x_in.dtype:   # back to the caller's dtype, projected there again
+        x_adv = x_in + _project(x_adv.to(x_in.dtype) - x_in, p, eps)
+        if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
+    return _enforce_budget(x_in, x_adv, p, eps)
 
 # %% ../../nbs/04_attacks_pgd.ipynb #c0020
 def equal_norm_noise(delta: torch.Tensor, norm=2, seed: int | None = None) -> torch.Tensor:
@@ -150,6 +199,7 @@ def equal_norm_noise(delta: torch.Tensor, norm=2, seed: int | None = None) -> to
         raise ValueError(f"delta must be batch-first with at least 2 dimensions (B, ...), got shape {tuple(delta.shape)}")
     g = make_generator(seed, delta.device)
     z = torch.randn(delta.shape, generator=g, dtype=delta.dtype, device=delta.device)
-    target, have = per_sample_norm(delta, p), per_sample_norm(z, p)
-    scale = torch.where(have > 0, target / have.clamp_min(torch.finfo(z.dtype).tiny), torch.zeros_like(have))
-    return z * scale.reshape((-1,) + (1,) * (z.ndim - 1))
+    # the norms in float64, which neither overflow nor underflow for float32 perturbations of any scale
+    target, have = per_sample_norm(delta.double(), p), per_sample_norm(z.double(), p)
+    scale = torch.where(have > 0, target / have.clamp_min(torch.finfo(torch.float64).tiny), torch.zeros_like(have))
+    return (z.double() * scale.reshape((-1,) + (1,) * (z.ndim - 1))).to(delta.dtype)

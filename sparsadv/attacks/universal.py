@@ -2,13 +2,15 @@
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0003
 from __future__ import annotations
-import contextlib, random
+import contextlib, math, random, warnings
 import numpy as np
 import torch
 import torch.nn as nn
 from ..core.config import derive_seed
 from ..core.cache import rng_isolated
 from ..models.classifiers import eval_mode
+from ..core.checks import SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor
+from .pgd import _model_dtype
 
 # %% auto #0
 __all__ = ['keep_global_rng', 'art_uap', 'art_targeted_uaps', 'rescale_l2']
@@ -17,6 +19,7 @@ __all__ = ['keep_global_rng', 'art_uap', 'art_targeted_uaps', 'rescale_l2']
 @contextlib.contextmanager
 def keep_global_rng(seed: int):
     "Seed stdlib random and NumPy's global RNG inside the block; restore their previous states on exit."
+    seed = check_seed(seed)
     rs, ns = random.getstate(), np.random.get_state()
     random.seed(seed); np.random.seed(seed % 2 ** 32)
     try: yield
@@ -38,32 +41,61 @@ def _art_classifier(model: nn.Module, image_shape, num_classes: int):
     return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(image_shape),
                              nb_classes=num_classes, clip_values=None, device_type='cpu')
 
+def _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed) -> tuple:
+    "The checks both ART attacks share; returns (image_shape, num_classes, eps, delta, seed, X as NumPy in the model's dtype)."
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module (ART wraps it), got {type(model).__name__}")
+    if not isinstance(image_shape, (tuple, list)) or not image_shape:
+        raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) of positive integers")
+    image_shape = tuple(check_positive_int(v, f'image_shape[{i}]') for i, v in enumerate(image_shape))
+    check_tensor(X, 'X')
+    if X.ndim < 2 or math.prod(X.shape[1:]) != math.prod(image_shape):
+        raise ValueError(f"X must be (N, {', '.join(map(str, image_shape))}) images of image_shape={image_shape}, "
+                         f"got shape {tuple(X.shape)}")
+    if X.shape[0] == 0: raise ValueError("X is empty (N = 0): a universal perturbation needs at least one image")
+    num_classes = check_positive_int(num_classes, 'num_classes', minimum=2)
+    eps = check_number(eps, 'eps', positive=True, hint='the l2 norm of the perturbation')
+    delta = check_number(delta, 'delta', nonneg=True, maximum=1.0, hint='the target fooling rate is 1 - delta')
+    Xn = X.detach().to(_model_dtype(model) or torch.float32).cpu().numpy()
+    return image_shape, num_classes, eps, delta, check_seed(seed), Xn
+
 def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0, delta: float = 0.5,
             max_iter: int = 5, pgd_max_iter: int = 100, seed: int = 0) -> torch.Tensor:
     "ART UniversalPerturbation (inner attacker PGD) on images X: (N, C, H, W): one perturbation (C, H, W)."
+    image_shape, num_classes, eps, delta, seed, Xn = _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed)
+    max_iter, pgd_max_iter = check_positive_int(max_iter, 'max_iter'), check_positive_int(pgd_max_iter, 'pgd_max_iter')
     UniversalPerturbation = _art()[1]
     clf = _art_classifier(model, image_shape, num_classes)
     atk = UniversalPerturbation(clf, attacker='pgd', attacker_params={'max_iter': pgd_max_iter, 'verbose': False},
                                 delta=delta, max_iter=max_iter, eps=eps, norm=2, verbose=False)
-    with keep_global_rng(seed), eval_mode(model): atk.generate(X.numpy())
+    with keep_global_rng(seed), eval_mode(model): atk.generate(Xn)
     return torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float()
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0101
 def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0,
                       delta: float = 0.2, max_iter: int = 20, seed: int = 0) -> torch.Tensor:
     "ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W)."
+    image_shape, num_classes, eps, delta, seed, Xn = _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed)
+    max_iter = check_positive_int(max_iter, 'max_iter')
     TargetedUniversalPerturbation = _art()[2]
     clf = _art_classifier(model, image_shape, num_classes)
     out = []
     for t in range(num_classes):
         atk = TargetedUniversalPerturbation(clf, attacker='fgsm', delta=delta, max_iter=max_iter, eps=eps, norm=2)
         y = np.zeros((X.shape[0], num_classes), dtype=np.float32); y[:, t] = 1
-        with keep_global_rng(derive_seed(seed, 'tuap', t) % 2 ** 32), eval_mode(model): atk.generate(X.numpy(), y=y)
+        with keep_global_rng(derive_seed(seed, 'tuap', t) % 2 ** 32), eval_mode(model): atk.generate(Xn, y=y)
         out.append(torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float())
     return torch.stack(out)
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0007
 def rescale_l2(delta: torch.Tensor, eps: float) -> torch.Tensor:
     "Every perturbation of delta: (B, C, H, W) rescaled to l2 norm exactly eps (a zero one stays zero)."
-    n = delta.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1)
+    check_tensor(delta, 'delta')
+    if delta.ndim < 2: raise ValueError(f"delta must be batch-first (B, C, H, W), got shape {tuple(delta.shape)}; use delta[None]")
+    eps = check_number(eps, 'eps', positive=True, hint='the l2 norm every perturbation gets')
+    n = delta.flatten(1).norm(dim=1).reshape((-1,) + (1,) * (delta.ndim - 1))
+    if (n == 0).any():
+        warnings.warn(f"rescale_l2: {int((n == 0).sum())} of {delta.shape[0]} perturbations are all zero (an attack that "
+                      "found nothing): they stay zero, at l2 norm 0 instead of eps; an experiment that uses them as a baseline "
+                      "should say the baseline is empty", SparsadvNumericWarning)
     return torch.where(n > 0, eps * delta / n.clamp_min(1e-30), torch.zeros_like(delta))

@@ -6,7 +6,8 @@ import math
 import torch
 import torch.nn.functional as F
 from ..core.config import make_generator
-from ..core.checks import check_positive_int, check_tensor
+import numpy as np
+from ..core.checks import check_positive_int, check_tensor, check_number, ArgumentTypeError
 
 # %% auto #0
 __all__ = ['Dictionary', 'DenseDictionary', 'ScaledDictionary', 'ConvDictionary', 'as_dictionary']
@@ -43,7 +44,12 @@ class Dictionary:
         return self.apply(self.adjoint(x).to(self.dtype)).double().reshape(x.shape[0], -1)
 
     def _indices(self, indices) -> torch.Tensor:
-        idx = torch.as_tensor(indices, dtype=torch.long, device=self.device).reshape(-1)
+        try: raw = torch.as_tensor(indices)
+        except (TypeError, ValueError, RuntimeError):
+            raise ArgumentTypeError(f"indices must be integer atom indices (a list, array or tensor), got {type(indices).__name__}") from None
+        if raw.is_floating_point() or raw.is_complex() or raw.dtype == torch.bool:
+            raise ArgumentTypeError(f"indices must be integer atom indices, got dtype {raw.dtype} (a float index would be truncated)")
+        idx = raw.to(dtype=torch.long, device=self.device).reshape(-1)
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.n):
             raise ValueError(f"indices must lie in [0, n) = [0, {self.n}), got {idx.min().item()}..{idx.max().item()}")
         return idx
@@ -69,6 +75,7 @@ class Dictionary:
 
     def dense(self, max_gb: float = 0.25) -> torch.Tensor:
         "The explicit matrix D: (m, n), refused above `max_gb` (use apply / adjoint instead)."
+        max_gb = check_number(max_gb, 'max_gb', positive=True, hint='the largest dense matrix to build, in GB')
         gb = self.m * self.n * torch.empty(0, dtype=self.dtype).element_size() / 1e9
         if gb > max_gb:
             raise ValueError(f"the dense dictionary is {self.m} x {self.n} = {gb:.2f} GB (max_gb={max_gb}); "
@@ -77,7 +84,7 @@ class Dictionary:
 
     def gram_matrix(self, chunk: int = 256) -> torch.Tensor:
         "The explicit (m, m) float64 matrix D D^T, from m / chunk blocks of basis signals through `gram64` (symmetrised)."
-        m = self.m
+        m, chunk = self.m, check_positive_int(chunk, 'chunk')
         G = torch.empty(m, m, dtype=torch.float64)
         for s in range(0, m, chunk):
             k = min(chunk, m - s)
@@ -118,6 +125,7 @@ class DenseDictionary(Dictionary):
     "A dictionary given as a matrix D: (m, n), atoms as columns."
     def __init__(self, D: torch.Tensor):
         check_tensor(D, 'D', ndim=2)
+        if 0 in D.shape: raise ValueError(f"D must have at least one row and one atom (column), got shape {tuple(D.shape)}")
         self.D = D.detach()
         self.signal_shape, self.code_shape = (D.shape[0],), (D.shape[1],)
     def __repr__(self): return f"DenseDictionary(m={self.m}, n={self.n}, {self.dtype})"
@@ -143,7 +151,12 @@ class DenseDictionary(Dictionary):
 class ScaledDictionary(Dictionary):
     "D diag(s): the atoms of `base` each multiplied by s: (*code_shape) (e.g. 1 / atom norms: unit-norm atoms)."
     def __init__(self, base: Dictionary, scale: torch.Tensor):
-        scale = torch.as_tensor(scale)
+        if not isinstance(base, Dictionary): base = as_dictionary(base)   # a dense matrix, say
+        try: scale = torch.as_tensor(scale).detach()
+        except (TypeError, ValueError, RuntimeError):
+            raise ArgumentTypeError(f"scale must be a tensor of per-atom factors, got {type(scale).__name__}") from None
+        if scale.is_complex() or scale.dtype == torch.bool:
+            raise ArgumentTypeError(f"scale must hold real numbers, got dtype {scale.dtype}")
         if tuple(scale.shape) != tuple(base.code_shape):
             raise ValueError(f"scale must have the code shape {tuple(base.code_shape)}, got {tuple(scale.shape)}")
         if not torch.isfinite(scale).all(): raise ValueError("scale must be finite")
@@ -257,6 +270,7 @@ class ConvDictionary(Dictionary):
     def dense(self, H: int | None = None, W: int | None = None, max_gb: float = 0.25) -> torch.Tensor:
         "The explicit matrix D: (C*H*W, F*H*W), built entry by entry from the filters; tiny images only (refuses above `max_gb`)."
         H, W = self._hw(H, W)
+        max_gb = check_number(max_gb, 'max_gb', positive=True, hint='the largest dense matrix to build, in GB')
         C, Fn, k, p = self.in_channels, self.filters, self.kernel, self.padding
         gb = C * H * W * Fn * H * W * self.weight.element_size() / 1e9
         if gb > max_gb:
@@ -275,6 +289,9 @@ class ConvDictionary(Dictionary):
     def opnorm_bound(self, H: int | None = None, W: int | None = None, grid: int = 128) -> float:
         "An upper bound on ||D||_2 for H x W images (exact for circular convolution); without H, W: for any size, up to the grid."
         k = self.kernel
+        if H is not None: H = check_positive_int(H, 'H')
+        if W is not None: W = check_positive_int(W, 'W')
+        grid = check_positive_int(grid, 'grid')
         NH = max(H + k - 1, 2 * k) if H is not None else grid
         NW = max(W + k - 1, 2 * k) if W is not None else grid
         What = torch.fft.fft2(self.weight.double(), s=(NH, NW))            # (C, F, NH, NW)
@@ -289,7 +306,9 @@ def as_dictionary(D, image_shape=None) -> Dictionary:
             if D.image_shape is None:
                 raise ValueError("a ConvDictionary needs an image size: pass image_shape=(C, H, W), or bind one with D.at(H, W)")
             return D
-        shape = tuple(image_shape)
+        if not isinstance(image_shape, (tuple, list, torch.Size)):
+            raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) or (H, W) of positive integers")
+        shape = tuple(int(v) if isinstance(v, np.integer) else v for v in image_shape)
         if len(shape) == 3:
             if shape[0] != D.in_channels:
                 raise ValueError(f"image_shape has C={shape[0]} channels but the dictionary has {D.in_channels}")
@@ -297,6 +316,17 @@ def as_dictionary(D, image_shape=None) -> Dictionary:
         if len(shape) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
             raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) or (H, W) of positive integers")
         return D.at(*shape)
-    if isinstance(D, Dictionary): return D
-    if isinstance(D, torch.Tensor): return DenseDictionary(D)
-    raise TypeError(f"dictionary must be a Dictionary, a ConvDictionary or a dense (m, n) tensor, got {type(D).__name__}")
+    if isinstance(D, torch.Tensor) and D.ndim == 4:
+        raise ValueError(f"a 4-d tensor of shape {tuple(D.shape)} looks like a convolution weight (C, filters, k, k): wrap it as "
+                         "ConvDictionary(weight, image_shape=(H, W)) so the image size is known")
+    if isinstance(D, (Dictionary, torch.Tensor)):
+        d = D if isinstance(D, Dictionary) else DenseDictionary(D)
+        if image_shape is not None:
+            try: size = math.prod(int(v) for v in image_shape)
+            except (TypeError, ValueError):
+                raise ValueError(f"image_shape={image_shape!r} must be a tuple of positive integers") from None
+            if size != d.m:
+                raise ValueError(f"image_shape={tuple(image_shape)!r} has {size} entries but the dictionary's signals have "
+                                 f"m = {d.m} (D is {d.m} x {d.n}); pass the signals' shape or leave image_shape=None")
+        return d
+    raise ArgumentTypeError(f"dictionary must be a Dictionary, a ConvDictionary or a dense (m, n) tensor, got {type(D).__name__}")

@@ -31,9 +31,11 @@ def _add_rows(G, S, w, K, out):
 
 # %% ../../nbs/02c_coding_kernels.ipynb #c0009
 @_jit
-def omp_kernel(G, Alpha, xx, n_atoms, tol, out):
+def omp_kernel(G, Alpha, xx, n_atoms, tol, out, small, stopped):
     "OMP codes into out: (b, n) (zeros on entry) from Alpha = X @ D: (b, n), xx = ||x||^2: (b,), G = D^T D: (n, n)."
     "`tol < 0`: exactly n_atoms atoms; else stop once the squared residual is <= tol (at most n_atoms atoms)."
+    "A signal also stops when max |alpha| <= small[r] (its rounding level) or the next atom is dependent on the"
+    "chosen ones; stopped[r] (False on entry) is then set to True."
     b, n = Alpha.shape
     dt = G.dtype
     F = np.zeros((n_atoms, n_atoms), dt)
@@ -41,11 +43,9 @@ def omp_kernel(G, Alpha, xx, n_atoms, tol, out):
     w = np.empty(n_atoms, dt); h = np.empty(n_atoms, dt); wt = np.empty(n_atoms, dt)
     alpha = np.empty(n, dt)
     eps = np.finfo(dt).eps
-    eps64 = np.finfo(np.float64).eps
     for r in range(b):
         for i in range(n): alpha[i] = Alpha[r, i]
         res = xx[r]
-        small = np.sqrt(max(xx[r] * (16 * eps) ** 2, eps64))
         k = 0
         while True:
             j = 0; best = -1.0
@@ -57,7 +57,8 @@ def omp_kernel(G, Alpha, xx, n_atoms, tol, out):
                 acc = F[p, 0] * 0
                 for q in range(p + 1): acc += F[p, q] * G[I[q], j]
                 w[p] = acc; nu -= acc * acc
-            if abs(aj) <= small or nu <= eps: break      # residual orthogonal to the atoms, or a dependent atom
+            if abs(aj) <= small[r] or nu <= eps:         # residual orthogonal to the atoms, or a dependent atom
+                stopped[r] = True; break
             for q in range(k): h[q] = 0                  # h = F^T w = G_II^{-1} G[I, j]
             for p in range(k):
                 wp = w[p]

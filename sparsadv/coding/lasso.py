@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-from ..core.checks import check_tensor, check_positive_int, check_unit_columns
+from ..core.checks import check_tensor, check_positive_int, check_unit_columns, check_number, SparsadvNumericWarning
 from .kernels import omp_kernel, lars_lasso_kernel
 
 # %% auto #0
 __all__ = ['beta_to_sklearn_alpha', 'sklearn_alpha_to_beta', 'lasso_objective', 'lasso_gap', 'lasso', 'lasso_sklearn']
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0004
-from .omp import _check_problem, _check_tol, _check_beta, _argmax_nonneg, _check_backend, _np, _map_chunks
+from .omp import _check_problem, _diagnose, _check_tol, _check_beta, _argmax_nonneg, _check_backend, _np, _map_chunks
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0007
 def beta_to_sklearn_alpha(beta: float, m: int) -> float:
@@ -23,14 +23,12 @@ def beta_to_sklearn_alpha(beta: float, m: int) -> float:
 
 def sklearn_alpha_to_beta(alpha: float, m: int) -> float:
     "Eq. 1's `beta` for scikit-learn's Lasso `alpha` with signals of dimension m: beta = m * alpha."
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not alpha > 0:
-        raise ValueError(f"alpha={alpha!r} must be a positive number")
-    return float(alpha) * check_positive_int(m, 'm')
+    return check_number(alpha, 'alpha', positive=True, hint="scikit-learn's Lasso alpha") * check_positive_int(m, 'm')
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0010
 def lasso_objective(D: torch.Tensor, X: torch.Tensor, A: torch.Tensor, beta: float) -> torch.Tensor:
     "Per-signal eq. 1 objective 1/2||x - D a||^2 + beta ||a||_1: (B,), computed in float64, returned in X's dtype."
-    D = _check_problem(D, X); beta = _check_beta(beta)
+    D, X = _check_problem(D, X); beta = _check_beta(beta)
     A = _check_codes(A, X, D)
     return _primal(D.double(), X.double(), A.double(), beta)[1].to(X.dtype)
 
@@ -69,7 +67,7 @@ def _solve_on_support(G64, c64, S, z, k, beta):
 # %% ../../nbs/02b_coding_lasso.ipynb #c0102
 def lasso_gap(D: torch.Tensor, X: torch.Tensor, A: torch.Tensor, beta: float) -> torch.Tensor:
     "Per-signal relative duality gap (P - Dual) / P of codes A: (B, n) for eq. 1 (0 where P = 0), in X's dtype."
-    D = _check_problem(D, X); beta = _check_beta(beta)
+    D, X = _check_problem(D, X); beta = _check_beta(beta)
     A = _check_codes(A, X, D)
     D64, X64, A64 = D.double(), X.double(), A.double()
     r, P = _primal(D64, X64, A64, beta)
@@ -142,7 +140,8 @@ def _lars_chunk(G: torch.Tensor, c: torch.Tensor, beta: float, max_steps: int) -
     while b:
         step += 1
         # 1. next event of every signal
-        q = torch.div(Nr, Lb).amax(1)                    # 1 / (step to reach a boundary); <= 0: never
+        q = torch.div(Nr, Lb)                            # 1 / (step to reach a boundary); <= 0: never
+        q = torch.fmax(q[:, 0], q[:, 1])                 # fmax: a 0/0 (a duplicate of an active atom) is no event
         j = _argmax_nonneg(q)
         qmax = q.gather(1, j)
         d_join = torch.where(qmax > 0, 1 / qmax, inf)
@@ -306,16 +305,26 @@ def _polish(D64, X64, A64, Z, beta, rounds: int = 8):
     return A64, gap, ok
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0110
+def _cd_codes(D64: torch.Tensor, X64: torch.Tensor, beta: float, tol: float) -> torch.Tensor:
+    "Float64 codes of eq. 1 by coordinate descent (scikit-learn's Lasso), for the few signals the path left unsolved."
+    from sklearn.linear_model import Lasso
+    m, n = D64.shape
+    est = Lasso(alpha=beta / m, fit_intercept=False, precompute=True, tol=max(tol, 1e-9) * 1e-3, max_iter=100_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                  # its ConvergenceWarning: the duality gap decides
+        est.fit(D64.cpu().numpy(), X64.cpu().numpy().T)
+    return torch.from_numpy(np.asarray(est.coef_).reshape(X64.shape[0], n).copy()).to(X64.device)
+
 def lasso(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-6, max_iter: int | None = None,
           chunk: int | None = None, backend: str | None = None) -> torch.Tensor:
     "Exact batched LASSO (eq. 1) codes A: (B, n) of X: (B, m), each certified by relative duality gap <= `tol`."
-    D = _check_problem(D, X); beta = _check_beta(beta); tol = _check_tol(tol, 'tol')
+    D, X = _check_problem(D, X); beta = _check_beta(beta); tol = _check_tol(tol, 'tol')
     backend = _check_backend(backend, X)
     m, n = D.shape
     max_steps = check_positive_int(max_iter, 'max_iter') if max_iter is not None else 8 * min(m, n) + 10
+    if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
     B = X.shape[0]
     if B == 0: return X.new_zeros(0, n)
-    if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
     A64, Z, gap, ok = _lasso_chunks(D, X, beta, max_steps, chunk, backend)
     redo = ~ok | (gap > tol)
     if redo.any():                                       # a few active-set corrections on those signals
@@ -329,17 +338,31 @@ def lasso(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-6, max_
         better = ok2 & (gap2 <= torch.maximum(gap[idx], torch.full_like(gap2, tol)))
         A64[idx[better]], gap[idx[better]], ok[idx[better]] = A2[better], gap2[better], True
         redo = ~ok | (gap > tol)
+    if redo.any() and max_iter is None:                  # last resort (unless the work was capped): coordinate descent
+        idx = redo.nonzero().squeeze(1)
+        D64, Xr = D.double(), X[idx].double()
+        A_cd = _cd_codes(D64, Xr, beta, tol)
+        A2, gap2, _ = _polish(D64, Xr, A_cd, torch.sign(A_cd), beta)   # then solved exactly on its signs
+        better = gap2 < gap[idx]
+        A64[idx[better]], gap[idx[better]] = A2[better], gap2[better]
+        ok[idx[better & (gap2 <= tol)]] = True
+        redo = ~ok | (gap > tol)
     if redo.any():
+        why = _diagnose(D)
+        fix = (f"{why}: the LASSO solution is not unique and the path cannot continue; remove the dependent atoms"
+               if why else "increase max_iter or check the dictionary's conditioning")
         warnings.warn(f"lasso: {int(redo.sum())} of {B} signals did not reach a relative duality gap <= {tol:g} "
-                      f"(largest {float(gap.max()):.3g}); increase max_iter or check the dictionary's conditioning", RuntimeWarning)
+                      f"(largest {float(gap.max()):.3g}); {fix}", SparsadvNumericWarning)
     return A64.to(X.dtype)
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0017
 def lasso_sklearn(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e-4, max_iter: int = 1000) -> torch.Tensor:
     "The paper's LASSO: scikit-learn `Lasso(alpha=beta/m, fit_intercept=False, precompute=True)` in float64; codes (B, n)."
     from sklearn.linear_model import Lasso
-    D = _check_problem(D, X); beta = _check_beta(beta)
+    D, X = _check_problem(D, X); beta = _check_beta(beta)
+    tol = check_number(tol, 'tol', positive=True); max_iter = check_positive_int(max_iter, 'max_iter')
     m, n = D.shape; B = X.shape[0]
+    if B == 0: return X.new_zeros(0, n)
     est = Lasso(alpha=beta_to_sklearn_alpha(beta, m), fit_intercept=False, precompute=True, tol=tol, max_iter=max_iter)
     est.fit(D.detach().cpu().double().numpy(), X.detach().cpu().double().numpy().T)
     return torch.from_numpy(np.asarray(est.coef_).reshape(B, n).copy()).to(X)

@@ -8,38 +8,38 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 from .dictionary import Dictionary
-from ..core.checks import check_tensor, check_positive_int, check_unit_columns
+from ..core.checks import check_tensor, check_positive_int, check_unit_columns, check_number, SparsadvNumericWarning
 from .kernels import omp_kernel, lars_lasso_kernel
 
 # %% auto #0
 __all__ = ['omp', 'omp_sklearn']
 
 # %% ../../nbs/02a_coding_omp.ipynb #c0005
-def _check_problem(D: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    "Validate a dictionary D: (m, n) (a tensor, or a `Dictionary`, used as its matrix) and signals X: (B, m); return D on X's dtype and device."
+_FLOATS = (torch.float32, torch.float64)
+
+def _check_problem(D: torch.Tensor, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate a dictionary D: (m, n) (a tensor, or a `Dictionary`, used as its matrix) and signals X: (B, m), both
+    float32 or float64; return (D, X), detached (only their values are used), D on X's dtype and device."""
     if isinstance(D, Dictionary): D = D.dense()   # the coders work on the matrix (its Gram matrix D^T D)
-    check_tensor(D, 'D', ndim=2)
+    check_tensor(D, 'D', ndim=2, dtypes=_FLOATS)
+    if 0 in D.shape: raise ValueError(f"D must have at least one row and one atom (column), got shape {tuple(D.shape)}")
     if isinstance(X, torch.Tensor) and X.ndim == 1:
         raise ValueError(f"X must be a batch of signals (B, m), got shape {tuple(X.shape)}; for one signal use X.unsqueeze(0)")
-    check_tensor(X, 'X', ndim=2)
+    check_tensor(X, 'X', ndim=2, dtypes=_FLOATS)
     if X.shape[1] != D.shape[0]:
         raise ValueError(f"X must have shape (B, m) with m = D.shape[0] = {D.shape[0]}, got {tuple(X.shape)} "
                          "(one signal per row: transpose X if you passed (m, B))")
-    D = D.to(dtype=X.dtype, device=X.device)
+    D = D.detach().to(dtype=X.dtype, device=X.device)
     check_unit_columns(D, 'D')
-    return D
+    return D, X.detach()
 
 def _check_tol(tol, name: str = 'tol') -> float:
-    "A finite non-negative float."
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not math.isfinite(tol) or tol < 0:
-        raise ValueError(f"{name}={tol!r} must be a finite non-negative number")
-    return float(tol)
+    "A finite non-negative float (Python, NumPy or one-element tensor)."
+    return check_number(tol, name, nonneg=True)
 
 def _check_beta(beta) -> float:
-    "A finite positive float."
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) or not math.isfinite(beta) or beta <= 0:
-        raise ValueError(f"beta={beta!r} must be a positive number (the l1 weight of eq. 1; for beta = 0 use least squares)")
-    return float(beta)
+    "A finite positive float (Python, NumPy or one-element tensor)."
+    return check_number(beta, 'beta', positive=True, hint='the l1 weight of eq. 1; for beta = 0 use least squares')
 
 _INT_OF = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
@@ -93,8 +93,8 @@ def _omp_finish(F, C, IDX, k: int, rows, out) -> None:
     out.view(-1).index_put_((rows.unsqueeze(1) * out.shape[1] + IDX[:, :k],), gamma)   # rows of out are still zero
 
 # %% ../../nbs/02a_coding_omp.ipynb #c0104
-def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
-    "OMP on one chunk: alpha = X @ D (b, n) is overwritten; codes go to out[rows]."
+def _omp_chunk(G, alpha, xx, small, n_atoms: int, tol, rows, out, stopped) -> None:
+    "OMP on one chunk: alpha = X @ D (b, n) is overwritten; codes go to out[rows]; stopped[rows] marks early stops."
     b, n = alpha.shape
     eps = torch.finfo(alpha.dtype).eps
     Gflat, Gd = G.reshape(-1), G.diagonal()
@@ -103,16 +103,16 @@ def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
     C = alpha.new_empty(b, cap)                          # c_i = q_i^T x
     IDX = torch.empty(b, cap, dtype=torch.long, device=alpha.device)
     res = xx.clone().unsqueeze(1)                        # residual energy
-    # premature stop when max_j |alpha_j| <= small: scikit-learn's absolute float64 rule, or float32 rounding level
-    small = (xx * (16 * eps) ** 2).clamp_min(torch.finfo(torch.float64).eps).sqrt().unsqueeze(1)
+    small = small.clone().unsqueeze(1)                   # premature stop when max_j |alpha_j| <= small (see omp)
     absb = torch.empty_like(alpha)
     rows = rows.clone()
     bl, k = b, 0                                         # the running signals are the first bl rows of every buffer
 
-    def retire(mask, k, temps):
+    def retire(mask, k, temps, early=False):
         "Write the codes of the running signals in `mask` (k atoms); move running signals from the end into their rows."
         nonlocal bl
         m = mask.squeeze(1)
+        if early: stopped[rows[:bl][m]] = True
         _omp_finish(F[:bl][m], C[:bl][m], IDX[:bl][m], k, rows[:bl][m], out)
         dead = m.nonzero().squeeze(1)
         new = bl - dead.numel()
@@ -139,7 +139,7 @@ def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
             h, nu = None, Gd[j]
         stop = (aj.abs() <= small[:bl]) | (nu <= eps)
         if stop.any():                                   # residual orthogonal to all atoms, or dependent atoms
-            j, aj, nu, *h = retire(stop, k, (j, aj, nu) + ((h,) if k else ()))
+            j, aj, nu, *h = retire(stop, k, (j, aj, nu) + ((h,) if k else ()), early=True)
             h = h[0] if k else None
             if bl == 0: return
             al = alpha[:bl]
@@ -174,7 +174,7 @@ def _omp_chunk(G, alpha, xx, n_atoms: int, tol, rows, out) -> None:
 def omp(D: torch.Tensor, X: torch.Tensor, n_nonzero: int | None = None, tol: float | None = None,
         chunk: int | None = None, backend: str | None = None) -> torch.Tensor:
     "Batched OMP codes A: (B, n) of X: (B, m) over D: (m, n); give exactly one of `n_nonzero` or `tol` (squared residual)."
-    D = _check_problem(D, X)
+    D, X = _check_problem(D, X)
     backend = _check_backend(backend, X)
     m, n = D.shape
     if (n_nonzero is None) == (tol is None):
@@ -185,31 +185,81 @@ def omp(D: torch.Tensor, X: torch.Tensor, n_nonzero: int | None = None, tol: flo
         if n_atoms > n: raise ValueError(f"n_nonzero={n_atoms} must be at most n = D.shape[1] = {n} (the number of atoms)")
     else:
         tol = _check_tol(tol, 'tol'); n_atoms = min(m, n)
+    if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
     B = X.shape[0]
     out = X.new_zeros(B, n)
     if B == 0: return out
     G = D.T @ D
     Alpha = X @ D
     xx = X.square().sum(1)
+    # a signal stops early when max_j |alpha_j| <= small: a rounding level relative to its norm (so that omp(D, c X)
+    # = c omp(D, X) at any scale), the larger of float32 rounding and scikit-learn's float64 rule alpha^2 < eps
+    # (for a signal of norm 1); the norm in float64, which neither overflows nor underflows for float32 signals
+    xx64 = xx if X.dtype == torch.float64 else X.double().square().sum(1)
+    eps = torch.finfo(X.dtype).eps
+    small = (xx64.sqrt() * max(16 * eps, math.sqrt(torch.finfo(torch.float64).eps))).to(X.dtype)
+    if tol is not None and not torch.isfinite(xx).all():
+        raise ValueError(f"X's squared norms overflow {X.dtype} (largest |x| entry {float(X.abs().max()):.3g}), so the "
+                         "residual tolerance tol cannot be tested: convert X (and tol) to float64 with X.double(), or rescale X")
+    if tol is not None and tol > 0:
+        lost = tol < xx64 * eps                          # below the rounding level of the squared residual
+        if lost.any():
+            warnings.warn(f"omp: tol={tol:g} is below the rounding level of the squared residual for {int(lost.sum())} of "
+                          f"{B} signals (||x||^2 * eps up to {float((xx64 * eps).max()):.3g} in {X.dtype}): the residual "
+                          f"cannot be tested against it, so these signals use up to min(m, n) = {n_atoms} atoms. Pass a tol "
+                          "relative to the signals' energy (e.g. 1e-6 * X.square().sum(1).max()) or convert X to float64.",
+                          SparsadvNumericWarning)
+    stopped = torch.zeros(B, dtype=torch.bool, device=X.device)
     rows = torch.arange(B, device=X.device)
-    if chunk is not None: chunk = check_positive_int(chunk, 'chunk')
     if backend == 'numba':
-        Gn, An, xn, On = _np(G), _np(Alpha), _np(xx), out.numpy()
+        Gn, An, xn, On, Sn, Tn = _np(G), _np(Alpha), _np(xx), out.numpy(), _np(small), stopped.numpy()
         t = -1.0 if tol is None else tol
-        _map_chunks(lambda s0, s1: omp_kernel(Gn, An[s0:s1], xn[s0:s1], n_atoms, t, On[s0:s1]), B, chunk, X.device, cap=64)
-        return out
-    _map_chunks(lambda s0, s1: _omp_chunk(G, Alpha[s0:s1], xx[s0:s1], n_atoms, tol, rows[s0:s1], out),   # Alpha is overwritten
-                B, chunk, X.device)
+        _map_chunks(lambda s0, s1: omp_kernel(Gn, An[s0:s1], xn[s0:s1], n_atoms, t, On[s0:s1], Sn[s0:s1], Tn[s0:s1]),
+                    B, chunk, X.device, cap=64)
+    else:
+        _map_chunks(lambda s0, s1: _omp_chunk(G, Alpha[s0:s1], xx[s0:s1], small[s0:s1], n_atoms, tol, rows[s0:s1], out,
+                                              stopped),   # Alpha is overwritten
+                    B, chunk, X.device)
+    if stopped.any(): _warn_early_stops(D, X, out, xx64, stopped, n_atoms, tol)
     return out
+
+def _diagnose(D: torch.Tensor) -> str:
+    "Why a dictionary D: (m, n) with unit columns may be degenerate: duplicated atoms, or rank below min(m, n) ('' if neither)."
+    D64 = D.detach().double().cpu()
+    G = (D64.T @ D64).abs().fill_diagonal_(0)
+    if G.numel() and float(G.max()) > 1 - 1e-6:
+        i, j = divmod(int(G.argmax()), G.shape[1])
+        return f"D has duplicated (or opposite) atoms, e.g. columns {i} and {j} (|<d_i, d_j>| = {float(G[i, j]):.6f})"
+    r = int(torch.linalg.matrix_rank(D64))
+    return f"D is rank-deficient (rank {r} < min(m, n) = {min(D.shape)})" if r < min(D.shape) else ''
+
+def _warn_early_stops(D, X, out, xx64, stopped, n_atoms, tol) -> None:
+    "Warn about the signals that stopped before n_atoms atoms / tol with a residual above their rounding level."
+    idx = stopped.nonzero().squeeze(1)
+    r2 = (X[idx].double() - out[idx].double() @ D.double().T).square().sum(1)
+    limit = xx64[idx] * torch.finfo(X.dtype).eps          # relative residual norm sqrt(eps): not an exact fit
+    if tol is not None: limit = limit.clamp_min(tol)
+    bad = r2 > limit
+    if not bad.any(): return                             # exact fits with fewer atoms: nothing is lost
+    rel = float((r2[bad] / xx64[idx][bad]).sqrt().max())
+    goal = f"n_nonzero={n_atoms} atoms" if tol is None else f"the squared residual tol={tol:g}"
+    warnings.warn(f"omp: {int(bad.sum())} of {X.shape[0]} signals stopped before reaching {goal} (largest relative "
+                  "residual {:.3g}): the atom most correlated with the residual is linearly dependent on the atoms already "
+                  "chosen, or the residual is orthogonal to every atom. {}: remove the dependent atoms, or expect fewer atoms "
+                  "in these codes.".format(rel, _diagnose(D) or 'The dictionary D is degenerate (duplicated atoms or rank-deficient)'),
+                  SparsadvNumericWarning)
 
 # %% ../../nbs/02a_coding_omp.ipynb #c0012
 def omp_sklearn(D: torch.Tensor, X: torch.Tensor, n_nonzero: int | None = None, tol: float | None = None) -> torch.Tensor:
     "The paper's OMP: scikit-learn `orthogonal_mp(precompute=True)` in float64; codes (B, n) on X's dtype/device."
     from sklearn.linear_model import orthogonal_mp
-    D = _check_problem(D, X)
+    D, X = _check_problem(D, X)
     if (n_nonzero is None) == (tol is None):
         raise ValueError("give exactly one of n_nonzero or tol")
+    if n_nonzero is not None: n_nonzero = check_positive_int(n_nonzero, 'n_nonzero')
+    else: tol = _check_tol(tol, 'tol')
     B, n = X.shape[0], D.shape[1]
+    if B == 0: return X.new_zeros(0, n)
     coef = orthogonal_mp(D.detach().cpu().double().numpy(), X.detach().cpu().double().numpy().T,
                          n_nonzero_coefs=n_nonzero, tol=tol, precompute=True)
     return torch.from_numpy(np.asarray(coef).reshape(n, B).T.copy()).to(X)

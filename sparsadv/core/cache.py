@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 from filelock import FileLock
+from .checks import ArgumentTypeError, check_seed
 import sparsadv
 
 # %% auto #0
@@ -18,6 +19,10 @@ __all__ = ['CACHE_FORMAT', 'cache_dir', 'save_atomic', 'save_checkpoint', 'load_
 def cache_dir(sub: str | None = None) -> Path:
     "The cache folder (`$SPARSADV_CACHE`, else `~/.cache/sparsadv`), created if needed; `sub` names a subfolder."
     root = Path(os.environ.get('SPARSADV_CACHE', Path.home() / '.cache' / 'sparsadv')).expanduser()
+    if sub is not None:
+        if not isinstance(sub, (str, Path)): raise ArgumentTypeError(f"sub={sub!r} must be a folder name (str) or None")
+        if Path(sub).is_absolute() or '..' in Path(sub).parts:
+            raise ValueError(f"sub={str(sub)!r} must be a relative folder inside the cache (no absolute path, no '..')")
     p = root / sub if sub else root
     p.mkdir(parents=True, exist_ok=True)
     return p
@@ -26,7 +31,13 @@ def save_atomic(obj, path: str | Path) -> Path:
     """torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken
     file. The temporary file is unique to this call and flushed to disk before the rename, so two processes saving
     the same path at once (two notebooks, tests beside a book build) each publish a whole file, the last one wins."""
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(path, (str, Path)): raise ArgumentTypeError(f"path={path!r} must be a file path (str or Path)")
+    path = Path(path)
+    if path.is_dir(): raise ValueError(f"path={str(path)!r} is a folder: pass a file path such as {str(path / 'model.pt')!r}")
+    q = path.parent
+    while not q.exists() and q != q.parent: q = q.parent
+    if not q.is_dir(): raise ValueError(f"path={str(path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -38,23 +49,39 @@ def save_atomic(obj, path: str | Path) -> Path:
 
 def save_checkpoint(path: str | Path, parts: dict, **values) -> Path:
     "Save the state dicts of `parts` (e.g. {'model': m, 'opt': o}) and plain `values` (history, step...) atomically."
+    if not isinstance(parts, dict) or not all(hasattr(p, 'state_dict') for p in parts.values()):
+        raise ArgumentTypeError("parts must be a dict {name: object with a state_dict} (a module, an optimiser, a scheduler)")
     return save_atomic({**{k: p.state_dict() for k, p in parts.items()}, **values}, path)
 
 def load_checkpoint(path: str | Path | None, parts: dict, map_location=None) -> dict | None:
     "Restore `parts` from a checkpoint of save_checkpoint and return all its entries; None if path is None or missing."
     if path is None or not Path(path).exists(): return None
     ck = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ck, dict): raise ValueError(f"{path} is not a checkpoint of save_checkpoint (it holds a {type(ck).__name__})")
+    missing = sorted(set(parts) - set(ck))
+    if missing: raise ValueError(f"checkpoint {path} has no state for {missing} (it holds {sorted(ck)})")
     for k, p in parts.items(): p.load_state_dict(ck[k])
     return ck
 
 def config_hash(cfg: dict) -> str:
     "A short stable hash of a JSON-serialisable configuration."
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    if not isinstance(cfg, dict): raise ArgumentTypeError(f"cfg must be a dict of settings, got {type(cfg).__name__}")
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=_json_value).encode()).hexdigest()[:16]
+
+def _json_value(v):
+    "A value JSON cannot hold, as one that identifies it exactly (paths, dtypes, NumPy scalars); others are refused."
+    if isinstance(v, os.PathLike): return os.fspath(v)
+    if isinstance(v, (torch.dtype, torch.device)): return str(v)
+    if isinstance(v, np.generic): return v.item()
+    raise ArgumentTypeError(f"cfg holds a {type(v).__name__}, which has no exact JSON form (its text may be abbreviated, so two "
+                            "different configurations could share a hash): store plain numbers, strings, lists or dicts, "
+                            "e.g. a seed instead of a tensor")
 
 # %% ../../nbs/00b_core_cache.ipynb #c0101
 @contextlib.contextmanager
 def rng_isolated(seed: int | None = None):
     "Run the block with the global torch / NumPy / `random` states saved (and seeded with `seed`, if given); restore them on exit."
+    seed = check_seed(seed, allow_none=True)   # checked before any state is touched
     py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
@@ -92,6 +119,9 @@ class SparsadvCacheWarning(UserWarning):
 
 def cache_key(kind: str, config: dict) -> str:
     "The key of a cached network: a hash of its kind, the cache format, the package version and its configuration."
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ValueError(f"kind={kind!r} must be a name such as 'lista' (it names the cache subfolder)")
+    if not isinstance(config, dict): raise ArgumentTypeError(f"config must be a dict of settings, got {type(config).__name__}")
     return config_hash(dict(kind=kind, format=CACHE_FORMAT, package=sparsadv.__version__, config=config))
 
 def _jsonable_config(config: dict) -> dict:
@@ -139,6 +169,15 @@ def cached(kind: str, config: dict, build: Callable[[], torch.nn.Module],
     mode on the CPU, entry) where entry holds `config`, `hist`, `key`, `path` and `provenance`."""
     if not isinstance(kind, str) or not kind.isidentifier():
         raise ValueError(f"kind={kind!r} must be a name such as 'lista' (it names the cache subfolder)")
+    if not isinstance(config, dict): raise ArgumentTypeError(f"config must be a dict of settings, got {type(config).__name__}")
+    for f, nm in ((build, 'build'), (train, 'train')):
+        if not callable(f): raise ArgumentTypeError(f"{nm} must be a function, got {type(f).__name__}")
+    seed = check_seed(seed, allow_none=True)
+    _build = build
+    def build():
+        m = _build()
+        if not isinstance(m, torch.nn.Module): raise ArgumentTypeError(f"build() must return a torch.nn.Module, got {type(m).__name__}")
+        return m
     folder, key = cache_dir(kind), cache_key(kind, config)
     final, ckpt = folder / f'{key}.pt', folder / f'{key}.ckpt'
     with rng_isolated(seed):

@@ -121,8 +121,14 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     "The device to use: `device`, else `$SPARSADV_DEVICE`, else CUDA when available, else CPU."
     d = device if device is not None else os.environ.get('SPARSADV_DEVICE')
     if d is None: d = 'cuda' if torch.cuda.is_available() else 'cpu'
-    try: return torch.device(d)
+    try: dev = torch.device(d)
     except RuntimeError as e: raise ValueError(f"device={d!r} is not a torch device ({e})") from None
+    if dev.type == 'cuda':   # fail here, not at the first tensor moved there
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= have:
+            raise ValueError(f"device={d!r} is not available: this machine has {have} CUDA device(s)"
+                             + ("; pass device='cpu' (or unset SPARSADV_DEVICE)" if have == 0 else f"; use cuda:0 to cuda:{have - 1}"))
+    return dev
 
 def progress_enabled(progress: bool | None = None) -> bool:
     "Whether to show progress bars: `progress` if given, else False when `$SPARSADV_PROGRESS` is 0/false, else True."

@@ -27,12 +27,15 @@ def fmt(x: Any,
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     if x is None: return MISSING
     if hasattr(x, 'item') and getattr(x, 'ndim', 0) == 0: x = x.item()   # numpy / torch scalars
+    elif hasattr(x, 'ndim') and hasattr(x, 'shape') and getattr(x, 'ndim', 0) > 0:
+        raise ValueError(f"x is an array of shape {tuple(x.shape)}: a table cell holds one value")
     if kind == 'verdict' or isinstance(x, bool): return str(x) if kind == 'verdict' else ('yes' if x else 'no')
     if kind == 'text' or not _is_number(x): return str(x)
     x = float(x)
     if math.isnan(x): return MISSING
     if math.isinf(x): return '\u221e' if x > 0 else '-\u221e'
     if kind == 'p':
+        if not -1e-12 <= x <= 1 + 1e-12: raise ValueError(f"x={x!r} is not a p-value (kind='p' needs a number in [0, 1])")
         if x == 0: return '< 1e-300'
         d = digits if digits != 3 else 2
         return f'{x:.{d - 1}e}' if x < 1e-3 else f'{x:.{d}g}'
@@ -47,6 +50,8 @@ def fmt(x: Any,
 # %% ../../nbs/00c_core_report.ipynb #c0007
 def p_text(p: float) -> str:
     "A p-value for running text: 'p = 3.1e-05', or 'p < 1e-300' when it underflowed to 0."
+    if p is not None and not isinstance(p, (numbers.Real, bool)) and not hasattr(p, 'item'):
+        raise ValueError(f"p={p!r} must be a p-value (a number in [0, 1]), got {type(p).__name__}")
     s = fmt(p, 'p')
     return f'p {s}' if s.startswith('<') else f'p = {s}'
 
@@ -73,7 +78,13 @@ class Table:
                  digits: int = 3,    # significant digits of 'num' cells
                  details: Sequence[str] = (),  # columns shown in HTML as a full-width line under each row (long notes)
                 ):
+        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+            raise ValueError(f"rows must be a list of rows (dicts or sequences), got {type(rows).__name__}")
         rows = list(rows)
+        for i, r in enumerate(rows):
+            if isinstance(r, (str, bytes)) or not isinstance(r, (Mapping, Sequence)):
+                raise ValueError(f"row {i} must be a dict or a sequence of cells, got {type(r).__name__}: {r!r}")
+        if isinstance(details, str): details = [details]   # one column name
         if columns is None:
             if not rows or not isinstance(rows[0], Mapping):
                 raise ValueError("columns is required unless rows are dicts (their keys are the columns)")

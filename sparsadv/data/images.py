@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from ..core.config import derive_seed, make_generator
-from ..core.checks import check_positive_int, check_tensor
+import math, struct
+from ..core.checks import check_positive_int, check_tensor, check_seed, ArgumentTypeError
 
 # %% auto #0
 __all__ = ['IMAGE_DATASETS', 'MNIST5K_SPLIT_SEED', 'MNIST5K_TEST_PER_CLASS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5',
-           'check_image_dataset', 'data_root', 'stratified_indices', 'load_images', 'image_channels']
+           'check_image_dataset', 'eval_split', 'data_root', 'stratified_indices', 'load_images', 'image_channels']
 
 # %% ../../nbs/01a_data_images.ipynb #c0006
 import os
@@ -22,7 +23,7 @@ IMAGE_DATASETS: dict[str, dict] = {
     'cifar10': dict(shape=(3, 32, 32), classes=10, splits=('train', 'test'),
                     mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
     # ImageNet statistics (the usual choice for Tiny ImageNet)
-    'tiny-imagenet': dict(shape=(3, 64, 64), classes=200, splits=('train', 'val', 'test'),
+    'tiny-imagenet': dict(shape=(3, 64, 64), classes=200, splits=('train', 'val'),
                           mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
 MNIST5K_SPLIT_SEED = 0       # fixes the mnist5k train/test split (independent of any experiment's seed)
@@ -36,9 +37,16 @@ def check_image_dataset(name: str) -> dict:
         raise ValueError(f"name={name!r} is not an image dataset: use one of {list(IMAGE_DATASETS)}")
     return IMAGE_DATASETS[name.strip().lower()]
 
+def eval_split(name: str) -> str:
+    "The labelled held-out split of dataset `name`: 'val' for Tiny ImageNet (its test labels are not public), else 'test'."
+    return 'test' if 'test' in check_image_dataset(name)['splits'] else 'val'
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
     "The folder that holds the image datasets: `root`, else `$SPARSADV_DATA`, else `cache_dir('data')`."
-    if root is not None: return Path(root).expanduser()
+    if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise ArgumentTypeError(f"root={root!r} must be a folder path (str or pathlib.Path) or None, got {type(root).__name__}")
+        return Path(root).expanduser()
     env = os.environ.get('SPARSADV_DATA')
     return Path(env).expanduser() if env else cache_dir('data')
 
@@ -95,6 +103,20 @@ def _missing(what: str, where: Path, layout: str, extra: str = '', error: Except
     return FileNotFoundError(msg)
 
 # %% ../../nbs/01a_data_images.ipynb #c0105
+def _check_idx(path: Path, ndim: int) -> int:
+    "The number of items of an MNIST idx file (uint8, `ndim` dimensions); a ValueError if it is truncated or corrupt."
+    head_len = 4 + 4 * ndim
+    size = path.stat().st_size
+    with open(path, 'rb') as f: head = f.read(head_len)
+    dims = struct.unpack('>' + 'I' * ndim, head[4:]) if len(head) == head_len else None
+    expected = head_len + math.prod(dims) if dims else None
+    if dims is None or head[:4] != bytes((0, 0, 8, ndim)) or size != expected:
+        what = (f"{size} bytes, expected {expected} for its header's sizes {dims}" if dims and head[:4] == bytes((0, 0, 8, ndim))
+                else f"{size} bytes without a valid idx header for uint8 data of {ndim} dimensions")
+        raise ValueError(f"the MNIST file {path} is truncated or corrupt ({what}): delete it and download it again "
+                         f"(download=True), or unzip the original {path.name}.gz again")
+    return dims[0]
+
 def _mnist(split: str, root: Path, download: bool):
     "MNIST through torchvision, from root/MNIST/raw/ (the four unzipped idx files)."
     from torchvision.datasets import MNIST
@@ -102,6 +124,13 @@ def _mnist(split: str, root: Path, download: bool):
     files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
     hint = " Without network, name='mnist5k' gives 5,000 real MNIST digits offline."
     layout = 'MNIST/raw/ with the unzipped idx files ' + ', '.join(files)
+    prefix = 'train' if split == 'train' else 't10k'
+    mine = [raw / f'{prefix}-images-idx3-ubyte', raw / f'{prefix}-labels-idx1-ubyte']
+    if all(p.is_file() for p in mine):          # torchvision would fail on a short file with a bare AssertionError
+        n_img, n_lab = _check_idx(mine[0], 3), _check_idx(mine[1], 1)
+        if n_img != n_lab:
+            raise ValueError(f"the MNIST files {mine[0]} ({n_img} images) and {mine[1]} ({n_lab} labels) do not match: "
+                             "delete them and download again (download=True)")
     if download:
         try: ds = MNIST(str(root), train=(split == 'train'), download=True)
         except Exception as e: raise _missing('MNIST', root, layout, hint, e) from e
@@ -124,7 +153,7 @@ def _cifar10(split: str, root: Path, download: bool):
         if not all((base / f).is_file() for f in files): raise _missing('CIFAR-10', root, layout)
         try: ds = CIFAR10(str(root), train=(split == 'train'), download=False)
         except RuntimeError as e:  # torchvision's MD5 check of every batch failed
-            raise RuntimeError(f"the CIFAR-10 files under {base} fail torchvision's MD5 check (corrupted, or not the "
+            raise ValueError(f"the CIFAR-10 files under {base} fail torchvision's MD5 check (corrupted, or not the "
                                f"official python release): delete them and pass download=True, or extract "
                                f"{CIFAR10.filename} again") from e
     images, labels = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64)
@@ -166,7 +195,10 @@ def _tiny_imagenet(split: str, root: Path, download: bool):
     def decode(idx):
         out = np.empty((len(idx), 3, 64, 64), dtype=np.uint8)
         for k, i in enumerate(np.asarray(idx).reshape(-1)):
-            img = pil_to_tensor(default_loader(paths[i]))  # RGB (a few Tiny ImageNet JPEGs are grayscale)
+            try: img = pil_to_tensor(default_loader(paths[i]))  # RGB (a few Tiny ImageNet JPEGs are grayscale)
+            except OSError as e:
+                raise ValueError(f"{paths[i]} cannot be read as an image ({type(e).__name__}: {e}): the file is missing "
+                                 f"or corrupt; unzip {TINY_IMAGENET_URL} again") from None
             if img.shape != (3, 64, 64): raise ValueError(f"{paths[i]} has shape {tuple(img.shape)}, expected (3, 64, 64)")
             out[k] = img.numpy()
         return out
@@ -178,9 +210,13 @@ def load_images(name: str, split: str = 'train', root: str | os.PathLike | None 
     "Images X: (N, C, H, W) float32 in [0, 1] and labels y: (N,) int64 of a dataset split; `n`: a stratified subset."
     info = check_image_dataset(name)
     name = name.strip().lower()
+    if name == 'tiny-imagenet' and split == 'test':
+        raise ValueError("split='test' is refused for 'tiny-imagenet': its test labels are not public; use split='val', "
+                         "the labelled validation images (the usual test set), e.g. split=eval_split(name)")
     if split not in info['splits']:
         raise ValueError(f"split={split!r} is not a split of {name!r}: use one of {list(info['splits'])}")
     if n is not None: n = check_positive_int(n, 'n')
+    seed = check_seed(seed)
     if name == 'mnist5k': labels, decode = _mnist5k(split)
     else:
         root = data_root(root)

@@ -6,16 +6,30 @@ from typing import Iterator
 import numpy as np
 import torch
 from ..core.config import derive_seed, make_generator
-from ..core.checks import check_positive_int, check_tensor, check_unit_columns
+from ..core.checks import check_positive_int, check_tensor, check_unit_columns, check_seed, ArgumentTypeError
 
 # %% auto #0
 __all__ = ['gaussian_dictionary', 'sparse_codes', 'synthetic_batch', 'synthetic_stream']
 
 # %% ../../nbs/01_data_synthetic.ipynb #c0006
+def _check_dtype(dtype, name: str = 'dtype') -> torch.dtype:
+    "A floating torch dtype (an integer dtype would truncate the Gaussian values)."
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ArgumentTypeError(f"{name}={dtype!r} must be a floating torch dtype such as torch.float32 or torch.float64 "
+                                "(the values are real Gaussian numbers: an integer dtype would truncate them)")
+    return dtype
+
+def _check_device(device, name: str = 'device') -> torch.device:
+    "A torch device (a name such as 'cpu' or 'cuda:0', or a torch.device)."
+    try: return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name}={device!r} is not a torch device: use e.g. 'cpu' or 'cuda'") from None
+
 def gaussian_dictionary(m: int, n: int, seed: int = 0, dtype: torch.dtype = torch.float32,
                         device: str | torch.device = 'cpu') -> torch.Tensor:
     "A Gaussian dictionary D: (m, n) with unit-norm columns, determined by `seed`."
     m, n = check_positive_int(m, 'm'), check_positive_int(n, 'n')
+    dtype, device = _check_dtype(dtype), _check_device(device)
     g = make_generator(seed)
     D = torch.randn(m, n, generator=g, dtype=torch.float64)
     D = D / D.norm(dim=0, keepdim=True)
@@ -26,6 +40,11 @@ def sparse_codes(batch: int, n: int, s: int, seed: int | None = None, generator:
     "Codes (batch, n), each with exactly `s` nonzeros at uniform random positions, values i.i.d. N(0, 1)."
     batch, n, s = check_positive_int(batch, 'batch'), check_positive_int(n, 'n'), check_positive_int(s, 's')
     if s > n: raise ValueError(f"s={s} must be at most n={n} (a code has n entries)")
+    dtype, device = _check_dtype(dtype), _check_device(device)
+    if generator is not None:
+        if seed is not None: raise ValueError(f"give seed or generator, not both (got seed={seed!r} and a generator)")
+        if not isinstance(generator, torch.Generator):
+            raise ArgumentTypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     g = generator if generator is not None else make_generator(seed)
     # uniform random s-subsets: the s smallest of n i.i.d. uniforms
     support = torch.rand(batch, n, generator=g).argsort(dim=1)[:, :s]
@@ -37,13 +56,28 @@ def sparse_codes(batch: int, n: int, s: int, seed: int | None = None, generator:
 def synthetic_batch(D: torch.Tensor, batch: int, s: int, seed: int | None = None,
                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     "Signals x = D a: returns (x: (batch, m), a: (batch, n)) on D's device and dtype."
+    _check_synthetic_D(D)
+    D = D.detach()
     m, n = D.shape
     a = sparse_codes(batch, n, s, seed=seed, generator=generator, dtype=D.dtype).to(D.device)
     return a @ D.T, a
 
+def _check_synthetic_D(D) -> torch.Tensor:
+    "A finite dictionary D: (m, n) of a floating dtype (its dtype is the codes' dtype: an integer one would truncate them)."
+    if isinstance(D, torch.Tensor) and not D.is_floating_point():
+        raise ArgumentTypeError(f"D has dtype {D.dtype}: the codes take D's dtype, which must be floating (an integer "
+                                "dtype would truncate the Gaussian code values); use D.float()")
+    return check_tensor(D, 'D', ndim=2)
+
 def synthetic_stream(D: torch.Tensor, batch: int, s: int, seed: int = 0, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     "An endless stream of fresh (x, a) batches; batch k depends only on (seed, k), so training can resume at `start`."
-    k = start
+    _check_synthetic_D(D)           # the arguments are checked now, not at the first next()
+    batch, s = check_positive_int(batch, 'batch'), check_positive_int(s, 's')
+    if s > D.shape[1]: raise ValueError(f"s={s} must be at most n={D.shape[1]} (a code has n entries)")
+    seed, start = check_seed(seed), check_positive_int(start, 'start', minimum=0)
+    return _stream(D, batch, s, seed, start)
+
+def _stream(D, batch, s, seed, k):
     while True:
         yield synthetic_batch(D, batch, s, seed=derive_seed(seed, 'batch', k))
         k += 1

@@ -19,7 +19,7 @@ from ..analysis.stats import ttest
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
-from .registry import ALPHA, _jsonable
+from .registry import ALPHA, _jsonable, _check_results
 from .synthetic import synthetic_attack, authors_pgd, clean_residual, fig1_coders, soft_target_ce
 from .registry import figure, figure_plot, FigureResult
 
@@ -62,6 +62,7 @@ PAPER_FIG5 = dict(pgd=0.976, noise=0.782)  # mean code energies reported in the 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0102
 def fig5_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 5 claims on run_fig5 results."
+    _check_results(r, 'fig5', ('tests', 'nonzeros', 'energy_ratio'))
     prof, te, tc = r['profile']['name'], r['tests']['energy'], r['tests']['count']
     more = tc['mean_a'] > tc['mean_b'] and tc['p'] < ALPHA
     larger = r['nonzeros']['pgd']['mean_abs'] > r['nonzeros']['noise']['mean_abs']
@@ -127,6 +128,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0104
 def fig6_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 6 claims on run_fig6 results."
+    _check_results(r, 'fig6', ('split', 'tests'))
     prof, sp, tt = r['profile']['name'], r['split'], r['tests']
     n1, n2, o, l_hi, l_lo = list(sp)
     tot = lambda c, cond: sp[c][cond]['total']

@@ -14,7 +14,7 @@ from ..attacks.autoattack import autoattack
 from ..analysis.atoms import atom_correlations, correlation_groups, submatrix_spectra, spectra_summary, gaussian_conv_dictionary_like
 from ..analysis.stats import ttest, levene_test, summary
 from ..claims import Claim
-from .registry import ALPHA
+from .registry import ALPHA, _check_results
 from ..core.report import fmt, p_text
 from ..plots import PAGE_WIDTH
 from .registry import figure, figure_plot, FigureResult
@@ -115,6 +115,7 @@ def run_fig2(profile: str | Profile | None = None, seed: int = 0, progress: bool
 # %% ../../nbs/08c_experiments_images.ipynb #c0011
 def fig2_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 2 claims on run_fig2 results."
+    _check_results(r, 'fig2', ('attacks', 'tests', 'near_zero_frac', 'near_zero_rel'))
     prof, out = r['profile']['name'], []
     for name, a in r['attacks'].items():
         t = r['tests'][name]
@@ -226,6 +227,7 @@ def _conds(sp: dict) -> str:
 
 def fig3_claims(r: dict, figure: str = '3') -> list[Claim]:
     "Evaluate the paper's Fig 3 claims on run_fig3 results."
+    _check_results(r, r.get('figure') if isinstance(r, dict) and r.get('figure') in ('fig3', 'fig4') else 'fig3', ('dictionaries',))
     prof = r['profile']['name']
     cv, gs = r['dictionaries']['convlista'], r['dictionaries']['gaussian']
     lv = cv['levene']
@@ -284,6 +286,7 @@ def run_fig4(profile: str | Profile | None = None, seed: int = 0, progress: bool
 
 def fig4_claims(r: dict) -> list[Claim]:
     "The Fig 4 claim: measured when run_fig4 ran, else 'not tested' with the paper's numbers."
+    _check_results(r, 'fig4', ('paper_reference', 'ran'))
     ref = r['paper_reference']
     paper = (f"PGD max {ref['pgd_data_dictionary']['max']} vs noise max {ref['noise_data_dictionary']['max']} "
              f"(x1e-5; sd {ref['pgd_data_dictionary']['sd']} vs {ref['noise_data_dictionary']['sd']})")

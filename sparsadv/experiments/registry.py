@@ -9,6 +9,8 @@ from typing import Callable
 import numpy as np
 from ..core.config import Profile, get_profile
 from ..core.cache import cache_dir, config_hash, provenance
+from ..core.checks import ArgumentTypeError, check_seed
+import inspect
 
 # %% auto #0
 __all__ = ['ALPHA', 'FIGURE_MODULES', 'REGISTRY', 'results_dir', 'FigureResult', 'profile_hash', 'save_results', 'Figure',
@@ -24,7 +26,17 @@ def _jsonable(obj):
     if isinstance(obj, (list, tuple)): return [_jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, np.integer)): return obj.item()
     if isinstance(obj, np.ndarray): return obj.tolist()
+    if type(obj).__module__ == 'torch' and hasattr(obj, 'tolist'): return obj.tolist()   # a tensor: plain numbers
     return obj
+
+def _check_results(r, figure: str, keys=()) -> dict:
+    "Check that `r` is the results dict of `figure` (e.g. 'fig1') with `keys`, as its run_figN returns; return it."
+    if not isinstance(r, dict): raise ArgumentTypeError(f"r must be the results dict of run_{figure}, got {type(r).__name__}")
+    if r.get('figure') != figure:
+        raise ValueError(f"r holds the results of {r.get('figure')!r}, not {figure!r}: pass what run_{figure} returned")
+    missing = [k for k in ('profile', *keys) if k not in r]
+    if missing: raise ValueError(f"r lacks {missing}: pass what run_{figure} returned")
+    return r
 
 def results_dir(profile: str | Profile | None = None) -> Path:
     "Where the chapters save results of a profile: `<cache>/results/<profile>` (the claims chapter reads them there)."
@@ -34,29 +46,46 @@ def results_dir(profile: str | Profile | None = None) -> Path:
 class FigureResult(dict):
     "The results of one figure's experiment (a dict of plain data, with 'figure', 'profile', 'seed', 'claims') and its `provenance`."
     def __init__(self, data: dict, provenance: dict | None = None):
+        if not isinstance(data, dict): raise ArgumentTypeError(f"data must be a dict of results, got {type(data).__name__}")
+        if provenance is not None and not isinstance(provenance, dict):
+            raise ArgumentTypeError(f"provenance must be a dict or None, got {type(provenance).__name__}")
         super().__init__(data); self.provenance = dict(provenance or {})
 
     @property
-    def figure(self) -> str: return self['figure']
+    def figure(self) -> str:
+        if not isinstance(self.get('figure'), str) or not self['figure']:
+            raise ValueError(f"these results have no 'figure' name (e.g. 'fig1'); keys: {sorted(self)[:8]}")
+        return self['figure']
 
     def to_json(self) -> str:
         return json.dumps(dict(_jsonable(dict(self)), provenance=self.provenance), indent=1)
 
     def save(self, out: str | Path, fig=None) -> Path:
         "Write `<out>/<figure>.json` (and the plot as `<figure>.png` beside it, if given); return the JSON path."
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        path = out / f'{self.figure}.json'
+        name = self.figure
+        if not isinstance(out, (str, Path)): raise ArgumentTypeError(f"out={out!r} must be a folder path (str or Path)")
+        out = Path(out)
+        q = out
+        while not q.exists() and q != q.parent: q = q.parent
+        if not q.is_dir(): raise ValueError(f"out={str(out)!r}: {str(q)!r} is a file; pass a folder (it is created if missing)")
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f'{name}.json'
         tmp = path.with_name(path.name + '.tmp'); tmp.write_text(self.to_json()); tmp.replace(path)
         if fig is not None: fig.savefig(out / f'{self.figure}.png', dpi=120, bbox_inches='tight')
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> 'FigureResult':
-        d = json.loads(Path(path).read_text())
+        path = Path(path)
+        if not path.is_file(): raise FileNotFoundError(f"no results file at {path} (run the figure first, e.g. `sparsadv reproduce fig1`)")
+        try: d = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not a JSON results file ({e})") from None
+        if not isinstance(d, dict): raise ValueError(f"{path} is not a results file: expected a JSON object, got {type(d).__name__}")
         return cls({k: v for k, v in d.items() if k != 'provenance'}, d.get('provenance'))
 
     def stale_because(self, profile: Profile, seed: int = 0) -> str | None:
         "Why this saved result does not stand for a fresh run at `profile` and `seed` with this code (None if it does)."
+        profile = get_profile(profile); seed = check_seed(seed)
         pv, now = self.provenance, provenance()
         if not pv: return 'it carries no provenance'
         if pv.get('package') != now['package']: return f"it was made by version {pv.get('package')}, this is {now['package']}"
@@ -69,11 +98,13 @@ class FigureResult(dict):
 
 def profile_hash(profile: Profile) -> str:
     "A hash of every setting of a profile (a result made under other settings of the same name is stale)."
+    profile = get_profile(profile)   # a name is accepted too
     return config_hash(profile.to_dict())
 
 def save_results(results: dict, out: str | Path, fig=None) -> Path:
     "Write results as `<out>/<figure>.json` (and the figure as `<figure>.png` beside it); return the JSON path."
     r = results if isinstance(results, FigureResult) else FigureResult(results)
+    r.figure   # a clear error without a 'figure' name
     return r.save(out, fig)
 
 # %% ../../nbs/08_experiments_registry.ipynb #c0103
@@ -95,11 +126,17 @@ def figure(name: str, chapter: str):
     "Register `run_figN(profile, seed, progress, **kw) -> dict` as the experiment of figure `name`, shown in `chapter`."
     if name not in FIGURE_MODULES: raise ValueError(f"figure name {name!r} is not one of {sorted(FIGURE_MODULES)}")
     def deco(run):
+        params = inspect.signature(run).parameters
+        extra = {k for k, v in params.items() if v.kind == v.KEYWORD_ONLY or v.kind == v.POSITIONAL_OR_KEYWORD} - {'profile', 'p', 'seed', 'progress'}
+        open_kw = any(v.kind == v.VAR_KEYWORD for v in params.values())
         @functools.wraps(run)
         def wrapper(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, **kw) -> FigureResult:
             p = get_profile(profile)   # resolved once, here
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
-                raise ValueError(f"seed={seed!r} must be an integer in [0, 2**63)")
+            seed = check_seed(seed)
+            if progress is not None and not isinstance(progress, bool):
+                raise ArgumentTypeError(f"progress={progress!r} must be True, False or None")
+            unknown = [] if open_kw else sorted(set(kw) - extra)
+            if unknown: raise ValueError(f"run_{name}() has no setting(s) {unknown}; valid: {sorted(extra) or 'none'}")
             t0 = time.perf_counter()
             data = run(p, seed=int(seed), progress=progress, **kw)
             return FigureResult(data, provenance(profile=p.name, profile_hash=profile_hash(p), seed=int(seed),
@@ -110,13 +147,14 @@ def figure(name: str, chapter: str):
 
 def figure_plot(name: str):
     "Register the plot function of figure `name` (registered with `@figure` before it)."
+    if name not in REGISTRY: raise ValueError(f"figure {name!r} is not registered: decorate its run function with @figure first")
     def deco(plot):
         REGISTRY[name].plot = plot; return plot
     return deco
 
 def get_figure(name: str) -> Figure:
     "The registered figure `name`, importing only the module that defines it."
-    if name not in FIGURE_MODULES:
+    if not isinstance(name, str) or name not in FIGURE_MODULES:
         raise ValueError(f"figure={name!r} is unknown: use one of {sorted(FIGURE_MODULES)}")
     importlib.import_module(f'sparsadv.experiments.{FIGURE_MODULES[name]}')
     return REGISTRY[name]

@@ -113,6 +113,7 @@ def setting_status(s: Setting, value) -> str:
     if value == NOT_RUN: return NOT_RUN
     if _same(value, s.paper): return 'as the paper'
     if s.kind == METHOD: return 'DIFFERS'
+    if s.paper == 'all' and isinstance(value, int): return 'smaller'
     if isinstance(value, (int, float)) and isinstance(s.paper, (int, float)) and not isinstance(value, bool):
         return 'smaller' if value < s.paper else 'larger'
     return 'substituted'

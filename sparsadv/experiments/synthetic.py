@@ -18,7 +18,8 @@ from ..analysis.stats import ttest
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
-from .registry import ALPHA, save_results, _jsonable
+from .registry import ALPHA, save_results, _jsonable, _check_results
+from ..core.checks import ArgumentTypeError, check_number, check_positive_int, check_tensor
 from .registry import figure, figure_plot, FigureResult
 
 
@@ -29,13 +30,20 @@ __all__ = ['WELL_TRAINED_DB', 'soft_target_ce', 'synthetic_attack', 'authors_pgd
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0004
 def soft_target_ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "Cross-entropy with soft targets y (per sample): the loss cleverhans's PGD always uses, here on LISTA's codes."
+    if out.shape != y.shape: raise ValueError(f"out {tuple(out.shape)} and y {tuple(y.shape)} must have the same shape (B, n)")
     return -(y * F.log_softmax(out, dim=1)).sum(1)
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0006
+def _check_net(net):
+    "A LISTA-like coder: a torch module with its dictionary `D` (m, n)."
+    if not isinstance(net, torch.nn.Module) or not isinstance(getattr(net, 'D', None), torch.Tensor):
+        raise ArgumentTypeError(f"net must be a LISTA (a module with its dictionary D), got {type(net).__name__}")
+    return net
+
 def synthetic_attack(net, profile: str | Profile | None = None, seed: int = 0) -> tuple:
     """The synthetic test set and its attacks, shared by Figs 1, 5 and 6: l2 PGD on `net` (MSE against the true
     code) and equal-norm Gaussian noise. Returns D (m, n), X (T, m), A (T, n), X_pgd, delta = X_pgd - X, X_noise."""
-    p = get_profile(profile)
+    p = get_profile(profile); _check_net(net)
     D = net.D
     X, A = synthetic_batch(D, p.n_test, p.s, seed=derive_seed(seed, 'synthetic', 'test'))
     X_pgd = pgd(net, X, p.eps_l2, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, loss_fn='mse', y=A,
@@ -46,7 +54,7 @@ def synthetic_attack(net, profile: str | Profile | None = None, seed: int = 0) -
 
 def authors_pgd(net, X: torch.Tensor, profile: str | Profile | None = None, seed: int = 0) -> torch.Tensor:
     "PGD with the authors' code's objective (cross-entropy, soft targets = net's clean output), same budget and steps."
-    p = get_profile(profile)
+    p = get_profile(profile); _check_net(net)
     with torch.no_grad(): A_clean = net(X)
     return pgd(net, X, p.eps_l2, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, loss_fn=soft_target_ce,
                y=A_clean, rand_init=True, seed=derive_seed(seed, 'synthetic', 'pgd'))
@@ -54,10 +62,17 @@ def authors_pgd(net, X: torch.Tensor, profile: str | Profile | None = None, seed
 @torch.no_grad()
 def clean_residual(net, X: torch.Tensor) -> float:
     "Mean squared residual ||x - D net(x)||^2 over X: (B, m): the OMP tolerance 'equal to the clean LISTA error'."
+    _check_net(net); check_tensor(X, 'X', ndim=2)
+    if X.shape[0] == 0: raise ValueError("X holds no signals: the residual is a mean over signals, pass at least one")
     return float(((X - net(X) @ net.D.T) ** 2).sum(1).mean())
 
 def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_tol: float) -> dict:
     "The coders of Fig 1 as functions X: (B, m) -> codes (B, n)."
+    check_tensor(D, 'D', ndim=2); s = check_positive_int(s, 's')
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas={betas!r} must be a pair (high, low) of LASSO weights")
+    for b in betas: check_number(b, 'betas', positive=True)
+    check_number(omp_tol, 'omp_tol', nonneg=True, hint="OMP's residual tolerance")
     @torch.no_grad()
     def run_lista(X): return lista(X)
     return {'LISTA': run_lista,
@@ -105,6 +120,7 @@ def _fixed_sparsity_note(r: dict, t_fixed: dict, t_tol: dict) -> str:
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0104
 def fig1_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 1 claims on run_fig1 results."
+    _check_results(r, 'fig1', ('split', 'tests', 'lista'))
     prof, sp, tt = r['profile']['name'], r['split'], r['tests']
     names = list(sp)
     lista, omp_tol, omp_s, lasso_hi, lasso_lo = names

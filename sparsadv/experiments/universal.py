@@ -2,13 +2,13 @@
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0003
 from __future__ import annotations
-import contextlib, random, time
+import contextlib, random, time, warnings
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..core.config import Profile, derive_seed, get_profile, make_generator
-from ..data.images import load_images, check_image_dataset
+from ..data.images import eval_split, load_images, check_image_dataset
 from ..models.convlista import get_convlista, ConvLISTA, convlista_loss
 from ..models.classifiers import get_classifier, accuracy, eval_mode
 from ..attacks.pgd import equal_norm_noise
@@ -16,7 +16,8 @@ from ..attacks.dict_attack import class_pair_directions, class_pair_attack, dict
 from ..claims import Claim
 from ..plots import PAGE_WIDTH
 from .registry import figure, figure_plot, FigureResult
-from ..core.checks import with_overrides
+from ..core.checks import with_overrides, check_positive_int, check_number, check_choice, check_tensor, ArgumentTypeError, SparsadvNumericWarning
+from .registry import _check_results
 
 
 # %% auto #0
@@ -48,12 +49,24 @@ def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
     "The Fig 7 settings of a profile, with overrides (e.g. n_attack=8 for a fast test)."
     p = get_profile(profile)
     s = dict(FIG7_SETTINGS.get(p.name, FIG7_SETTINGS['cpu']))
-    return with_overrides(s, overrides, 'Fig 7')
+    s = with_overrides(s, overrides, 'Fig 7')
+    # every setting checked here, before any network is trained
+    from sparsadv.models.classifiers import CLASSIFIERS
+    for k in ('n_attack', 'task_epochs', 'head_epochs', 'uap_max_iter', 'tuap_max_iter', 'pgd_max_iter'): check_positive_int(s[k], k)
+    if s['n_eval'] is not None: check_positive_int(s['n_eval'], 'n_eval')
+    check_choice(s['task'], 'task', CLASSIFIERS); check_number(s['head_lr'], 'head_lr', positive=True)
+    if not isinstance(s['finetune'], bool): raise ArgumentTypeError(f"finetune={s['finetune']!r} must be True or False")
+    return s
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0008
 @torch.no_grad()
 def accuracy_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     "Accuracy on images X: (N, C, H, W) that may leave [0, 1] (perturbed without clipping, as the authors), eval() mode."
+    check_tensor(X, 'X', ndim=4); batch = check_positive_int(batch, 'batch')
+    if not isinstance(y, torch.Tensor) or y.shape != (X.shape[0],) or y.is_floating_point():
+        raise ValueError(f"y must be an integer tensor ({X.shape[0]},) of class indices, got "
+                         f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
+    if X.shape[0] == 0: raise ValueError("X holds no images: the accuracy is a mean over images, pass at least one")
     with eval_mode(model):
         pred = torch.cat([model(X[i:i + batch]).argmax(1) for i in range(0, X.shape[0], batch)])
     return (pred == y).float().mean().item()
@@ -76,7 +89,7 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
     # the dictionary: the profile's ConvLISTA (cached), fine-tuned with the head when asked
     cl, cinfo = get_convlista(p, seed=seed, progress=progress)
     Xtr, ytr = load_images(ds, 'train', n=p.n_train_images, seed=0)
-    Xte, yte = load_images(ds, 'test', n=st['n_eval'], seed=derive_seed(seed, 'fig7', 'eval') % 2 ** 31)
+    Xte, yte = load_images(ds, eval_split(ds), n=st['n_eval'], seed=derive_seed(seed, 'fig7', 'eval') % 2 ** 31)
     code_clf = CodeClassifier(cl, shape, K)
     hhist = train_code_classifier(code_clf, Xtr, ytr, epochs=st['head_epochs'], lr=st['head_lr'],
                                   finetune=st['finetune'], seed=seed)
@@ -106,7 +119,9 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
     for name, d in base.items():
         acc[name], norms[name] = [], []
         for eps in FIG7_EPS:
-            de = rescale_l2(d, eps)
+            with warnings.catch_warnings():   # an all-zero (empty) UAP is recorded in empty_uaps above and reported
+                warnings.filterwarnings('ignore', message='rescale_l2', category=SparsadvNumericWarning)
+                de = rescale_l2(d, eps)
             norms[name].append(float(de.flatten(1).norm(dim=1).max()))
             acc[name].append(accuracy_unclipped(task, Xte + de, yte))
     res = dict(figure='fig7', profile=p.to_dict(), seed=seed, settings=st, dataset=ds, eps=list(FIG7_EPS),
@@ -122,6 +137,7 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
 # %% ../../nbs/08d_experiments_universal.ipynb #c0103
 def fig7_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 7 claims on run_fig7 results."
+    _check_results(r, 'fig7', ('accuracy', 'eps', 'paper_dataset', 'dataset'))
     prof, acc, eps = r['profile']['name'], r['accuracy'], r['eps']
     others = ('UAP', 'targeted UAP', 'noise')
     wins = [all(acc['class-pair DA'][k] < acc[o][k] for o in others) for k in range(len(eps))]

@@ -11,8 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core.cache import cached
 from ..core.config import derive_seed, get_device, get_profile, make_generator, Profile
-from ..data.images import IMAGE_DATASETS, check_image_dataset, image_channels, load_images
-from ..core.checks import with_overrides, check_positive_int, check_tensor
+from ..data.images import IMAGE_DATASETS, check_image_dataset, eval_split, image_channels, load_images
+from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_number, check_seed,
+                                  check_choice, ArgumentTypeError)
 from .train import fit, epoch_batches
 
 # %% auto #0
@@ -23,7 +24,10 @@ __all__ = ['MNIST_STATS', 'CIFAR10_STATS', 'IMAGENET_STATS', 'CLASSIFIERS', 'Nor
 # %% ../../nbs/03c_models_classifiers.ipynb #c0005
 def _per_channel(values, channels: int, name: str) -> torch.Tensor:
     "A (1, channels, 1, 1) tensor from one value or one value per channel."
-    t = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    try: t = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ArgumentTypeError(f"{name}={values!r} must be a number or a sequence of numbers (one per channel)") from None
+    if not torch.isfinite(t).all(): raise ValueError(f"{name}={values!r} must be finite")
     if t.numel() == 1: t = t.expand(channels)
     if t.numel() != channels:
         raise ValueError(f"{name} has {t.numel()} values: give one, or one per channel ({channels}) "
@@ -38,12 +42,18 @@ class Normalize(nn.Module):
         self.register_buffer('std', _per_channel(std, channels, 'std'))
         if (self.std <= 0).any(): raise ValueError(f"std={std!r} must be positive")
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x checked (a finite floating tensor (B, C, H, W)) and converted to the buffers' dtype (float64 input into a
+        float32 model), then normalised. Every classifier starts with this layer, so every classifier checks its input."""
+        check_tensor(x, 'x', ndim=4)
+        if x.shape[1] != self.mean.shape[1]:
+            raise ValueError(f"x must have shape (B, C={self.mean.shape[1]}, H, W), got {tuple(x.shape)}")
+        if x.dtype != self.mean.dtype: x = x.to(self.mean.dtype)
         return (x - self.mean) / self.std
 
 class StackChannels(nn.Module):
     "Gray images x: (B, 1, H, W) to (B, channels, H, W), each channel a copy."
     def __init__(self, channels: int = 3):
-        super().__init__(); self.channels = channels
+        super().__init__(); self.channels = check_positive_int(channels, 'channels')
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return image_channels(x, self.channels)
 
@@ -95,6 +105,7 @@ class WideResNet(nn.Module):
         depth, widen = check_positive_int(depth, 'depth'), check_positive_int(widen, 'widen')
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f"depth={depth} must be 6n + 4 with n >= 1 (e.g. 16, 22, 28, 40)")
+        dropout = check_number(dropout, 'dropout', nonneg=True, hint='a probability in [0, 1)')
         if not 0 <= dropout < 1: raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         in_channels, num_classes = check_positive_int(in_channels, 'in_channels'), check_positive_int(num_classes, 'num_classes')
         n = (depth - 4) // 6
@@ -148,11 +159,12 @@ CLASSIFIERS = ('smallcnn', 'resnet18', 'wrn28_10', 'resnet50')
 def build_classifier(name: str, in_channels: int, num_classes: int, dataset: str | None = None, seed: int = 0,
                      **kwargs) -> nn.Module:
     "A freshly initialised classifier `name` for images (B, in_channels, H, W) in [0, 1]; `dataset` sets the normalisation."
-    if name not in CLASSIFIERS: raise ValueError(f"name={name!r} is not a classifier: use one of {list(CLASSIFIERS)}")
+    if not isinstance(name, str) or name not in CLASSIFIERS:
+        raise ValueError(f"name={name!r} is not a classifier: use one of {list(CLASSIFIERS)}")
     if dataset is not None:
         info = check_image_dataset(dataset)
         kwargs.setdefault('mean', info['mean']); kwargs.setdefault('std', info['std'])
-    make_generator(seed)  # validates seed
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):  # weight initialisation draws from torch's global CPU generator
         torch.manual_seed(seed)
         if name == 'smallcnn': return SmallCNN(in_channels, num_classes, **kwargs)
@@ -174,17 +186,28 @@ def _check_images(X, name: str = 'X') -> torch.Tensor:
                          "the classifiers normalise their input themselves")
     return X
 
-def _check_labels(y, n: int, name: str = 'y') -> torch.Tensor:
-    "Check that y is an integer tensor (n,) of non-negative class indices."
-    if not isinstance(y, torch.Tensor): raise ValueError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+def _check_labels(y, n: int, name: str = 'y', classes: int | None = None) -> torch.Tensor:
+    "Check that y is an integer tensor (n,) of class indices in [0, classes)."
+    if not isinstance(y, torch.Tensor):
+        raise ArgumentTypeError(f"{name} must be a torch.Tensor, got {type(y).__name__} (use torch.as_tensor({name}))")
     if y.shape != (n,): raise ValueError(f"{name} must have shape ({n},) to match the images, got {tuple(y.shape)}")
-    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f"{name} must hold integer class indices, got {y.dtype}")
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise ArgumentTypeError(f"{name} must hold integer class indices, got {y.dtype} (use {name}.long())")
     if n and y.min() < 0: raise ValueError(f"{name} has negative class indices")
+    if n and classes is not None and y.max() >= classes:
+        raise ValueError(f"{name} has class index {int(y.max())}, but the model has {classes} classes (indices 0..{classes - 1})")
     return y.long()
+
+@torch.no_grad()
+def _num_classes(model: nn.Module, X: torch.Tensor) -> int:
+    "The number of classes of `model`: the width of its output on the first image of X (eval() mode, state restored)."
+    with eval_mode(model): return model(X[:1].to(_model_device(model))).shape[1]
 
 class eval_mode:
     "Context manager: the model in eval() mode inside, every submodule's previous mode restored on exit."
-    def __init__(self, model: nn.Module): self.model = model
+    def __init__(self, model: nn.Module):
+        if not isinstance(model, nn.Module): raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
     def __enter__(self):
         self.modes = [(m, m.training) for m in self.model.modules()]
         self.model.eval(); return self.model
@@ -203,7 +226,8 @@ def predict(model: nn.Module, X: torch.Tensor, batch: int = 512) -> torch.Tensor
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
     "Fraction of images X: (N, C, H, W) in [0, 1] classified as y: (N,), in eval() mode (the model's mode is restored)."
     _check_images(X); y = _check_labels(y, X.shape[0])
-    if X.shape[0] == 0: raise ValueError("X holds no images")
+    if X.shape[0] == 0: raise ValueError("X holds no images: the accuracy is a mean over images, pass at least one")
+    y = _check_labels(y, X.shape[0], classes=_num_classes(model, X))
     return (predict(model, X, batch) == y.to(X.device)).float().mean().item()
 
 # %% ../../nbs/03c_models_classifiers.ipynb #c0019
@@ -222,13 +246,17 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
                      stop_after: int | None = None) -> dict:
     """Train `model` on images X: (N, C, H, W) in [0, 1] with labels y: (N,) by SGD, the learning rate divided by 10 after
     1/3 and 2/3 of the steps; a checkpoint at the end of every epoch, resumed from `ckpt_path`; `stop_after` counts steps."""
+    if not isinstance(model, nn.Module): raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_images(X); y = _check_labels(y, X.shape[0])
     epochs, batch = check_positive_int(epochs, 'epochs'), check_positive_int(batch, 'batch')
-    for v, nm in ((lr, 'lr'), (momentum, 'momentum'), (weight_decay, 'weight_decay')):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 or (nm == 'lr' and v == 0):
-            raise ValueError(f"{nm}={v!r} must be a finite number {'> 0' if nm == 'lr' else '>= 0'}")
+    check_number(lr, 'lr', positive=True, hint='the SGD learning rate')
+    check_number(momentum, 'momentum', nonneg=True, maximum=1, hint='the SGD momentum, in [0, 1]')
+    check_number(weight_decay, 'weight_decay', nonneg=True)
     if X.shape[0] < 2: raise ValueError(f"X holds {X.shape[0]} image(s): training needs at least 2")
-    make_generator(seed)  # validates seed
+    seed = check_seed(seed)
+    y = _check_labels(y, X.shape[0], classes=_num_classes(model, X))
+    dtype = next(model.parameters()).dtype
+    X = X if X.dtype == dtype else X.to(dtype)   # converted once (float64 images into a float32 model)
     dev = _model_device(model)
     N = X.shape[0]
     per_epoch = N // batch if N >= batch else 1   # full batches only: every step sees `batch` images
@@ -260,15 +288,30 @@ def classifier_config(profile: str | Profile | None = None, seed: int = 0, **ove
     cfg = dict(classifier=p.classifier, dataset=dataset, n_train=p.n_train_images, n_test=p.n_test_images,
                epochs=p.classifier_epochs, batch=32 if dataset == 'mnist5k' else 128, lr=0.01, momentum=0.9, weight_decay=5e-4,
                augment=dataset in ('cifar10', 'tiny-imagenet'), seed=seed, data_seed=0)
-    return with_overrides(cfg, overrides, 'classifier')
+    return _check_classifier_config(with_overrides(cfg, overrides, 'classifier'))
+
+def _check_classifier_config(cfg: dict) -> dict:
+    "Check every setting of a classifier configuration before any data is loaded or any training starts; return it unchanged."
+    check_image_dataset(cfg['dataset'])
+    check_choice(cfg['classifier'], 'classifier', CLASSIFIERS)
+    for k in ('n_train', 'n_test'):   # None: every image of the split
+        if cfg[k] is not None: check_positive_int(cfg[k], k)
+    for k in ('epochs', 'batch'): check_positive_int(cfg[k], k)
+    for k in ('seed', 'data_seed'): check_seed(cfg[k], k)
+    check_number(cfg['lr'], 'lr', positive=True); check_number(cfg['weight_decay'], 'weight_decay', nonneg=True)
+    check_number(cfg['momentum'], 'momentum', nonneg=True, maximum=1)
+    if not isinstance(cfg['augment'], bool): raise ArgumentTypeError(f"augment={cfg['augment']!r} must be True or False")
+    return cfg
 
 def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None,
                    train: bool = True, root: str | os.PathLike | None = None, download: bool = False,
                    device: str | torch.device | None = None, **overrides) -> tuple[nn.Module, dict]:
     "The profile's trained classifier in eval() mode (loaded from the cache, or trained and cached) and its info."
-    cfg = classifier_config(profile, seed=seed, **overrides)
+    cfg = classifier_config(profile, seed=seed, **overrides)   # every setting checked here, before any work
     ds = check_image_dataset(cfg['dataset'])
     dev = get_device(device)
+    # the test images first: missing data fails before any training (loading is deterministic, no global generator)
+    Xt, yt = load_images(cfg['dataset'], eval_split(cfg['dataset']), root=root, download=download, n=cfg['n_test'], seed=cfg['data_seed'])
     def train_fn(model, ckpt):
         X, y = load_images(cfg['dataset'], 'train', root=root, download=download, n=cfg['n_train'], seed=cfg['data_seed'])
         return train_classifier(model.to(dev), X, y, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],
@@ -277,5 +320,4 @@ def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress
     build = lambda: build_classifier(cfg['classifier'], ds['shape'][0], ds['classes'], dataset=cfg['dataset'], seed=cfg['seed'])
     model, entry = cached('classifiers', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     model.to(dev).eval()
-    Xt, yt = load_images(cfg['dataset'], 'test', root=root, download=download, n=cfg['n_test'], seed=cfg['data_seed'])
     return model, dict(entry, test_accuracy=accuracy(model, Xt, yt), n_test=len(yt))

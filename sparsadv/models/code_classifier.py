@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..core.config import derive_seed, make_generator
+from ..core.checks import ArgumentTypeError, check_positive_int, check_number, check_seed, check_tensor
 from .convlista import ConvLISTA, convlista_loss
 from .train import fit, epoch_batches
 
@@ -18,15 +19,43 @@ class CodeClassifier(nn.Module):
     "Linear classifier on the flattened ConvLISTA code: images (B, C, H, W) -> logits (B, K)."
     def __init__(self, convlista: ConvLISTA, image_shape, num_classes: int):
         super().__init__()
-        C, H, W = image_shape
+        if not isinstance(convlista, ConvLISTA): raise ArgumentTypeError(f"convlista must be a ConvLISTA, got {type(convlista).__name__}")
+        if not isinstance(image_shape, (tuple, list, torch.Size)) or len(image_shape) != 3:
+            raise ValueError(f"image_shape={image_shape!r} must be (C, H, W)")
+        C, H, W = (check_positive_int(v, f'image_shape[{i}]') for i, v in enumerate(image_shape))
+        if C != convlista.in_channels:
+            raise ValueError(f"image_shape={tuple(image_shape)} has C={C} channels, the ConvLISTA takes {convlista.in_channels}")
+        num_classes = check_positive_int(num_classes, 'num_classes')
+        self.image_shape = (C, H, W)
         self.convlista = convlista
         self.head = nn.Linear(convlista.filters * H * W, num_classes)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "Logits (B, num_classes) of images x: (B, C, H, W) (checked, and converted to the model's dtype, by the ConvLISTA)."
+        if isinstance(x, torch.Tensor) and x.ndim == 4 and tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"x must have shape (B, {', '.join(map(str, self.image_shape))}), got {tuple(x.shape)}")
         return self.head(self.convlista.encode(x).flatten(1))
 
 def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tensor, epochs: int, batch: int = 64,
                           lr: float = 1e-3, finetune: bool = False, rec_weight: float = 1.0, seed: int = 0) -> dict:
     "Train the linear head (and, with finetune, the ConvLISTA) on images X: (N, C, H, W), labels y: (N,); see `fit`."
+    if not isinstance(model, CodeClassifier): raise ArgumentTypeError(f"model must be a CodeClassifier, got {type(model).__name__}")
+    check_tensor(X, 'X', ndim=4)
+    if tuple(X.shape[1:]) != model.image_shape:
+        raise ValueError(f"X must have shape (N, {', '.join(map(str, model.image_shape))}), got {tuple(X.shape)}")
+    if X.shape[0] == 0: raise ValueError("X holds no images: training needs at least one")
+    if not isinstance(y, torch.Tensor): raise ArgumentTypeError(f"y must be a torch.Tensor of class indices, got {type(y).__name__}")
+    if y.shape != (X.shape[0],): raise ValueError(f"y must have shape ({X.shape[0]},) to match the images, got {tuple(y.shape)}")
+    if y.is_floating_point() or y.dtype == torch.bool: raise ArgumentTypeError(f"y must hold integer class indices, got {y.dtype}")
+    K = model.head.out_features
+    if y.min() < 0 or y.max() >= K: raise ValueError(f"y must hold class indices in [0, {K}), got {int(y.min())}..{int(y.max())}")
+    y = y.long()
+    epochs, batch = check_positive_int(epochs, 'epochs'), check_positive_int(batch, 'batch')
+    check_number(lr, 'lr', positive=True, hint='the Adam learning rate')
+    check_number(rec_weight, 'rec_weight', nonneg=True, hint='weight of the reconstruction loss when fine-tuning')
+    seed = check_seed(seed)
+    if not isinstance(finetune, bool): raise ArgumentTypeError(f"finetune={finetune!r} must be True or False")
+    dtype = model.head.weight.dtype
+    X = X if X.dtype == dtype else X.to(dtype)   # converted once (float64 images into a float32 model)
     g = make_generator(derive_seed(seed, 'code-head', 'init'))
     with torch.no_grad():   # seeded init of the head, independent of torch's global generator
         b = 1 / model.head.in_features ** 0.5
@@ -39,7 +68,7 @@ def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tenso
         xb, yb = X[idx(k)], y[idx(k)]
         if finetune:
             z = net.convlista.encode(xb); out = net.head(z.flatten(1))
-            value = F.cross_entropy(out, yb) + rec_weight * convlista_loss(net.convlista.decode(z), xb)
+            value = F.cross_entropy(out, yb) + rec_weight * convlista_loss(net.convlista.D1(z), xb)   # = decode(z), without re-checking z
         else:
             with torch.no_grad(): z = net.convlista.encode(xb)
             out = net.head(z.flatten(1)); value = F.cross_entropy(out, yb)

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 import pytorch_msssim
 from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, make_generator, Profile
-from ..core.checks import with_overrides, check_positive_int, check_tensor
-from ..data.images import load_images
+from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_number, check_seed,
+                                  check_choice, ArgumentTypeError)
+from ..data.images import eval_split, load_images
 from .train import fit, epoch_batches
 
 # %% auto #0
@@ -36,9 +37,10 @@ class ConvLISTA(nn.Module):
         super().__init__()
         C, Fn, k = (check_positive_int(v, n) for v, n in ((in_channels, 'in_channels'), (filters, 'filters'), (kernel, 'kernel')))
         if k % 2 == 0: raise ValueError(f"kernel={k} must be odd (the image keeps its size with padding (k-1)/2)")
-        if isinstance(K, bool) or not isinstance(K, int) or K < 0: raise ValueError(f"K={K!r} must be an integer >= 0")
-        if init not in ('ista', 'random'): raise ValueError(f"init={init!r} must be 'ista' or 'random'")
-        if not threshold >= 0: raise ValueError(f"threshold={threshold!r} must be >= 0")
+        K = check_positive_int(K, 'K', minimum=0)
+        check_choice(init, 'init', ('ista', 'random'))
+        threshold = check_number(threshold, 'threshold', nonneg=True, hint='the initial soft threshold of every channel')
+        seed = check_seed(seed)
         self.in_channels, self.filters, self.kernel, self.K, self.init = C, Fn, k, K, init
         p = (k - 1) // 2
         self.E = nn.Conv2d(C, Fn, k, padding=p, bias=False)
@@ -57,14 +59,18 @@ class ConvLISTA(nn.Module):
                     conv.weight.copy_((torch.rand(conv.weight.shape, generator=g) * 2 - 1) * b)
         self.theta = nn.Parameter(torch.full((Fn,), float(threshold)))
 
-    def _check(self, x):
-        check_tensor(x, 'x', ndim=4)
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"x must have shape (B, C={self.in_channels}, H, W), got {tuple(x.shape)}")
+    def _check(self, x, name='x', channels=None):
+        "x checked (a finite floating tensor (B, C, H, W)) and converted to the filters' dtype (float64 input: float32)."
+        check_tensor(x, name, ndim=4)
+        C = self.in_channels if channels is None else channels
+        if x.shape[1] != C:
+            raise ValueError(f"{name} must have shape (B, {'C' if channels is None else 'F'}={C}, H, W), got {tuple(x.shape)}")
+        w = self.E.weight
+        return x if x.dtype == w.dtype else x.to(w.dtype)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         "Sparse feature maps z: (B, F, H, W) of images x: (B, C, H, W)."
-        self._check(x)
+        x = self._check(x)
         theta = self.theta.clamp(min=0)   # thresholds stay >= 0
         z = soft_threshold_channels(self.E(x), theta)
         for _ in range(self.K):
@@ -73,11 +79,11 @@ class ConvLISTA(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         "Images D1 z: (B, C, H, W) from feature maps z: (B, F, H, W)."
-        return self.D1(z)
+        return self.D1(self._check(z, 'z', self.filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Reconstructions x_hat = D1 encode(x): (B, C, H, W) of images x: (B, C, H, W)."
-        return self.decode(self.encode(x))
+        return self.D1(self.encode(x))   # = decode(encode(x)); the code needs no second check
 
     @property
     def dictionary(self) -> ConvDictionary:
@@ -87,12 +93,18 @@ class ConvLISTA(nn.Module):
 # %% ../../nbs/03b_models_convlista.ipynb #c0011
 def convlista_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     "The paper's loss 0.8 (1 - SSIM) + 0.2 L1 (mean absolute error) of x_hat vs x: (B, C, H, W) in [0, 1]; a scalar."
+    check_tensor(x_hat, 'x_hat', ndim=4); check_tensor(x, 'x', ndim=4)
     if x_hat.shape != x.shape: raise ValueError(f"x_hat {tuple(x_hat.shape)} and x {tuple(x.shape)} must have the same shape")
+    if x.shape[0] == 0: raise ValueError("x holds no images: the loss is a mean over the batch, pass at least one")
+    if x.dtype != x_hat.dtype: x = x.to(x_hat.dtype)
     return 0.8 * (1 - pytorch_msssim.ssim(x_hat, x, data_range=1.0, size_average=True)) + 0.2 * (x_hat - x).abs().mean()
 
 @torch.no_grad()
 def evaluate_convlista(model: ConvLISTA, X: torch.Tensor, batch: int = 256) -> dict:
     "Mean PSNR (dB) and SSIM of the clipped reconstructions of images X: (N, C, H, W) in [0, 1]."
+    if not isinstance(model, ConvLISTA): raise ArgumentTypeError(f"model must be a ConvLISTA, got {type(model).__name__}")
+    check_tensor(X, 'X', ndim=4); batch = check_positive_int(batch, 'batch')
+    if X.shape[0] == 0: raise ValueError("X holds no images: PSNR / SSIM are means over images, pass at least one")
     was = model.training; model.eval()
     Xh = torch.cat([model(X[i:i + batch]).clamp(0, 1) for i in range(0, X.shape[0], batch)])
     model.train(was)
@@ -111,10 +123,14 @@ def train_convlista(model: ConvLISTA, X: torch.Tensor, epochs: int, batch: int =
                     stop_after: int | None = None, progress: bool | None = None) -> dict:
     """Train `model` on images X: (N, C, H, W) in [0, 1] with Adam on 0.8 (1 - SSIM) + 0.2 L1, logging the test PSNR /
     SSIM at the end of each epoch; resumes from `ckpt_path`; `stop_after` counts steps (see `fit`)."""
+    if not isinstance(model, ConvLISTA): raise ArgumentTypeError(f"model must be a ConvLISTA, got {type(model).__name__}")
     _check_images01(X, model.in_channels)
     if X_test is not None: _check_images01(X_test, model.in_channels, 'X_test')
     epochs, batch = check_positive_int(epochs, 'epochs'), check_positive_int(batch, 'batch')
-    if not lr > 0: raise ValueError(f"lr={lr!r} must be positive")
+    check_number(lr, 'lr', positive=True, hint='the Adam learning rate'); check_seed(seed)
+    check_positive_int(ckpt_every, 'ckpt_every')
+    if X.shape[0] == 0: raise ValueError("X holds no images: training needs at least one")
+    X = X if X.dtype == model.E.weight.dtype else X.to(model.E.weight.dtype)   # converted once (float64 images)
     nb = math.ceil(X.shape[0] / batch)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     idx = epoch_batches(X.shape[0], batch, seed, X.device)
@@ -133,14 +149,28 @@ def convlista_config(profile: str | Profile | None = None, seed: int = 0, **over
     cfg = dict(dataset=p.image_dataset, n_train=p.n_train_images, n_test=p.n_test_images, data_seed=0,
                filters=p.convlista_filters, kernel=7, K=3, epochs=p.convlista_epochs, batch=32, lr=1e-4,
                init='ista', threshold=0.1, seed=seed)
-    return with_overrides(cfg, overrides, 'ConvLISTA')
+    return _check_convlista_config(with_overrides(cfg, overrides, 'ConvLISTA'))
+
+def _check_convlista_config(cfg: dict) -> dict:
+    "Check every setting of a ConvLISTA configuration before any data is loaded or any training starts; return it unchanged."
+    from sparsadv.data.images import check_image_dataset
+    check_image_dataset(cfg['dataset'])
+    for k in ('n_train', 'n_test'):   # None: every image of the split
+        if cfg[k] is not None: check_positive_int(cfg[k], k)
+    for k in ('filters', 'kernel', 'epochs', 'batch'): check_positive_int(cfg[k], k)
+    if cfg['kernel'] % 2 == 0: raise ValueError(f"kernel={cfg['kernel']} must be odd")
+    check_positive_int(cfg['K'], 'K', minimum=0)
+    for k in ('seed', 'data_seed'): check_seed(cfg[k], k)
+    check_number(cfg['lr'], 'lr', positive=True); check_number(cfg['threshold'], 'threshold', nonneg=True)
+    check_choice(cfg['init'], 'init', ('ista', 'random'))
+    return cfg
 
 def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bool = True,
                   progress: bool | None = None, **overrides) -> tuple[ConvLISTA, dict]:
     "A trained ConvLISTA for the profile (loaded from the cache or trained and cached) and its info (config, history, test PSNR/SSIM)."
     cfg = convlista_config(profile, seed=seed, **overrides)
     Xtr, _ = load_images(cfg['dataset'], 'train', n=cfg['n_train'], seed=cfg['data_seed'])
-    Xte, _ = load_images(cfg['dataset'], 'test', n=cfg['n_test'], seed=cfg['data_seed'])
+    Xte, _ = load_images(cfg['dataset'], eval_split(cfg['dataset']), n=cfg['n_test'], seed=cfg['data_seed'])
     build = lambda: ConvLISTA(Xtr.shape[1], filters=cfg['filters'], kernel=cfg['kernel'], K=cfg['K'], init=cfg['init'],
                               threshold=cfg['threshold'], seed=cfg['seed'])
     train_fn = lambda model, ckpt: train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],

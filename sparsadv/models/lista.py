@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, Profile
-from ..core.checks import with_overrides, check_positive_int, check_tensor, check_unit_columns
+from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_unit_columns, check_number,
+                                  check_seed, check_choice, ArgumentTypeError)
 from ..data.synthetic import synthetic_batch, gaussian_dictionary
 from .train import fit
 
@@ -33,9 +34,10 @@ class LISTA(nn.Module):
         super().__init__()
         check_unit_columns(D, 'D')
         K = check_positive_int(K, 'K')
-        if init not in ('ista', 'random'): raise ValueError(f"init={init!r} must be 'ista' or 'random'")
-        if not lam > 0: raise ValueError(f"lam={lam!r} must be positive")
-        if not jitter >= 0: raise ValueError(f"jitter={jitter!r} must be >= 0")
+        check_choice(init, 'init', ('ista', 'random'))
+        lam = check_number(lam, 'lam', positive=True, hint='the l1 weight that sets the initial thresholds')
+        jitter = check_number(jitter, 'jitter', nonneg=True, hint='relative perturbation of the ISTA initialisation')
+        seed = check_seed(seed)
         D = D.detach().to(torch.float32)
         m, n = D.shape
         self.m, self.n, self.K, self.init = m, n, K, init
@@ -59,9 +61,12 @@ class LISTA(nn.Module):
         self.theta = nn.Parameter(theta)  # (K,)
 
     def forward(self, x: torch.Tensor, return_all: bool = False):
-        "Codes (B, n) for signals x: (B, m); with `return_all`, the list of all K layer outputs."
+        """Codes (B, n) for signals x: (B, m); with `return_all`, the list of all K layer outputs. x of another floating
+        dtype (float64, float16) is converted to the parameters' dtype (float32); NaN / inf in x are refused."""
+        check_tensor(x, 'x')   # a tensor, floating, finite: one pass over x
         if x.ndim != 2 or x.shape[1] != self.m:
             raise ValueError(f"x must have shape (B, {self.m}), got {tuple(x.shape)}")
+        if x.dtype != self.W1.dtype: x = x.to(self.W1.dtype)
         B, n, K = x.shape[0], self.n, self.K
         theta = torch.relu(self.theta)  # thresholds stay >= 0
         # all K products W1_k x in one GEMM: (B, m) @ (m, K*n). The per-layer pieces come from `unbind`, not from
@@ -80,6 +85,11 @@ class LISTA(nn.Module):
 @torch.no_grad()
 def lista_nmse_db(model: LISTA, X: torch.Tensor, A: torch.Tensor, batch: int = 4096) -> float:
     "Test NMSE (dB) of `model` on signals X: (B, m) with true codes A: (B, n)."
+    if not isinstance(model, LISTA): raise ArgumentTypeError(f"model must be a LISTA, got {type(model).__name__}")
+    check_tensor(X, 'X', ndim=2); check_tensor(A, 'A', ndim=2); batch = check_positive_int(batch, 'batch')
+    if X.shape[0] != A.shape[0] or A.shape[1] != model.n:
+        raise ValueError(f"X {tuple(X.shape)} and A {tuple(A.shape)} must hold the same number of signals, A with n={model.n} columns")
+    if X.shape[0] == 0: raise ValueError("X holds no signals: the NMSE is a mean over signals, pass at least one")
     model.eval()
     A_hat = torch.cat([model(X[i:i + batch]) for i in range(0, X.shape[0], batch)])
     return nmse_db(A_hat, A)
@@ -91,9 +101,19 @@ def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 
                 stop_after: int | None = None, progress: bool | None = None) -> dict:
     """Train `model` on fresh s-sparse signals of its dictionary for `steps` Adam steps (cosine schedule from `lr` down
     to `lr_final` x `lr`), logging the test NMSE every `eval_every` steps; resumes from `ckpt_path` (see `fit`)."""
+    if not isinstance(model, LISTA): raise ArgumentTypeError(f"model must be a LISTA, got {type(model).__name__}")
     s, batch = check_positive_int(s, 's'), check_positive_int(batch, 'batch')
     steps = check_positive_int(steps, 'steps')
-    if not lr > 0: raise ValueError(f"lr={lr!r} must be positive")
+    check_number(lr, 'lr', positive=True, hint='the initial Adam learning rate')
+    check_number(lr_final, 'lr_final', positive=True, hint='the final learning rate as a fraction of lr, e.g. 0.01')
+    check_seed(seed); check_positive_int(ckpt_every, 'ckpt_every'); check_positive_int(eval_every, 'eval_every')
+    if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) != 2:
+            raise ArgumentTypeError(f"test must be a pair (X, A) of test signals and codes, or None; got {type(test).__name__}")
+        check_tensor(test[0], 'test[0] (X)', ndim=2); check_tensor(test[1], 'test[1] (A)', ndim=2)
+        if test[0].shape != (test[1].shape[0], model.m) or test[1].shape[1] != model.n or test[0].shape[0] == 0:
+            raise ValueError(f"test must be (X (T, m={model.m}), A (T, n={model.n})) with T >= 1, got shapes "
+                             f"{tuple(test[0].shape)} and {tuple(test[1].shape)}")
     if s > model.n: raise ValueError(f"s={s} must be at most n={model.n}")
     D = model.D
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -112,12 +132,24 @@ def lista_config(profile: str | Profile | None = None, seed: int = 0, dict_seed:
     p = get_profile(profile)
     cfg = dict(m=p.m, n=p.n, s=p.s, K=p.lista_layers, steps=p.lista_steps, batch=p.lista_batch, lr=p.lista_lr,
                lr_final=0.01, init='ista', lam=0.1, jitter=0.0, seed=seed, dict_seed=dict_seed)
-    return with_overrides(cfg, overrides, 'LISTA')
+    return _check_lista_config(with_overrides(cfg, overrides, 'LISTA'))
+
+def _check_lista_config(cfg: dict) -> dict:
+    "Check every setting of a LISTA configuration (before any data is drawn or any training starts); return it unchanged."
+    for k in ('m', 'n', 's', 'K', 'steps', 'batch'): check_positive_int(cfg[k], k)
+    if cfg['s'] > cfg['n']: raise ValueError(f"s={cfg['s']} must be at most n={cfg['n']} (a code has n entries)")
+    for k in ('seed', 'dict_seed'): check_seed(cfg[k], k)
+    check_number(cfg['lr'], 'lr', positive=True, hint='the initial Adam learning rate')
+    check_number(cfg['lr_final'], 'lr_final', positive=True, hint='the final learning rate as a fraction of lr, e.g. 0.01')
+    check_number(cfg['lam'], 'lam', positive=True); check_number(cfg['jitter'], 'jitter', nonneg=True)
+    check_choice(cfg['init'], 'init', ('ista', 'random'))
+    return cfg
 
 def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: int = 0, test_seed: int = 12345,
               train: bool = True, progress: bool | None = None, **overrides) -> tuple[LISTA, dict]:
     "A trained LISTA for the profile (from the cache, or trained and cached: see `cached`) and its info (config, history, test NMSE)."
-    cfg = lista_config(profile, seed=seed, dict_seed=dict_seed, **overrides)
+    cfg = lista_config(profile, seed=seed, dict_seed=dict_seed, **overrides)   # every setting checked here, before any work
+    test_seed = check_seed(test_seed, 'test_seed')
     D = gaussian_dictionary(cfg['m'], cfg['n'], seed=cfg['dict_seed'])
     Xt, At = synthetic_batch(D, 1000, cfg['s'], seed=test_seed)
     build = lambda: LISTA(D, K=cfg['K'], init=cfg['init'], lam=cfg['lam'], seed=cfg['seed'], jitter=cfg['jitter'])

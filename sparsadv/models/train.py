@@ -5,11 +5,12 @@ from __future__ import annotations
 import json, time
 from pathlib import Path
 from typing import Any, Callable
+import numpy as np
 import torch
 from tqdm import tqdm
 import math
 from ..core.config import derive_seed, make_generator, progress_enabled
-from ..core.checks import check_positive_int
+from ..core.checks import ArgumentTypeError, check_positive_int, check_seed
 from ..core.cache import save_checkpoint, set_aside
 
 # %% auto #0
@@ -18,6 +19,18 @@ __all__ = ['fit', 'epoch_batches']
 # %% ../../nbs/03_models_train.ipynb #c0005
 def _plain(d: dict) -> dict:
     return json.loads(json.dumps(d, sort_keys=True, default=str))
+
+def _check_ckpt_path(ckpt_path):
+    "Refuse a checkpoint path that is a folder, or that lies under a file (it would be set aside or fail at the first save)."
+    if ckpt_path is None: return None
+    if not isinstance(ckpt_path, (str, Path)):
+        raise ArgumentTypeError(f"ckpt_path={ckpt_path!r} must be a file path (str or Path) or None")
+    p = Path(ckpt_path)
+    if p.is_dir(): raise ValueError(f"ckpt_path={str(ckpt_path)!r} is a folder: pass a file path such as {str(p / 'run.ckpt')!r}")
+    q = p.parent
+    while not q.exists() and q != q.parent: q = q.parent
+    if not q.is_dir(): raise ValueError(f"ckpt_path={str(ckpt_path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
+    return ckpt_path
 
 def _resume(ckpt_path, parts: dict, hparams: dict, device) -> dict | None:
     "The checkpoint at `ckpt_path` restored into `parts`, or None (none there, or unreadable: set aside with a warning)."
@@ -43,11 +56,18 @@ def fit(model: torch.nn.Module, batch: Callable[[int], Any], loss: Callable[[tor
     """Train `model` for `steps` steps of `opt` (and `sched`, stepped after each) on `batch(k)`, k = 0..steps-1, with
     `loss(model, b)` -> a scalar tensor, or (tensor, {name: float}) for more training metrics. Returns the history:
     lists `step`, `train_loss`, `lr` (, `epoch`, each metric, each key of `evaluate`), and `seconds`, `steps`."""
+    if not isinstance(model, torch.nn.Module) or next(model.parameters(), None) is None:
+        raise ArgumentTypeError(f"model must be a torch.nn.Module with parameters, got {type(model).__name__}")
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise ArgumentTypeError(f"opt must be a torch.optim.Optimizer, got {type(opt).__name__}")
+    for f, nm in ((batch, 'batch'), (loss, 'loss')):
+        if not callable(f): raise ArgumentTypeError(f"{nm} must be a function of the step (batch) or of (model, batch) (loss)")
     steps = check_positive_int(steps, 'steps')
     log_every = check_positive_int(log_every, 'log_every') if log_every is not None else max(steps // 20, 1)
     if ckpt_every is not None: ckpt_every = check_positive_int(ckpt_every, 'ckpt_every')
-    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0):
-        raise ValueError(f"stop_after={stop_after!r} must be a non-negative number of steps (or None)")
+    if steps_per_epoch is not None: steps_per_epoch = check_positive_int(steps_per_epoch, 'steps_per_epoch')
+    if stop_after is not None: stop_after = check_positive_int(stop_after, 'stop_after', minimum=0)
+    ckpt_path = _check_ckpt_path(ckpt_path)
     hp = _plain(dict(hparams or {}, steps=steps, log_every=log_every, steps_per_epoch=steps_per_epoch))
     parts = {'model': model, 'opt': opt, **({'sched': sched} if sched is not None else {})}
     device = next(model.parameters()).device
@@ -96,8 +116,12 @@ def fit(model: torch.nn.Module, batch: Callable[[int], Any], loss: Callable[[tor
 def epoch_batches(N: int, batch: int, seed: int, device=None, tag: str = 'epoch'):
     """Batch k of an epoch-based run over N items, as a function of k: the indices (b,) of batch k % ceil(N / batch)
     in the permutation of epoch k // ceil(N / batch), seeded by (seed, tag, epoch). The last batch of an epoch may be smaller."""
+    N, batch = check_positive_int(N, 'N'), check_positive_int(batch, 'batch')
+    seed = check_seed(seed)
     nb = math.ceil(N / batch); last = {}
     def indices(k: int) -> torch.Tensor:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"k={k!r} must be a non-negative batch number")
         epoch, b = divmod(k, nb)
         if last.get('epoch') != epoch:   # one permutation per epoch, drawn when the epoch starts
             last.update(epoch=epoch, perm=torch.randperm(N, generator=make_generator(derive_seed(seed, tag, epoch))))
