@@ -65,7 +65,7 @@ def run_case(case: Case) -> dict:
     try: right = case.check(result) if case.check is not None else True
     except Exception as e: right, row['check_error'] = False, f"{type(e).__name__}: {e}"
     if numeric:
-        row['got'] = f"{numeric[0].category.__name__}: {_first_line(numeric[0].message)}"
+        row['got'] = f"warns ({numeric[0].category.__name__}) {_first_line(numeric[0].message)}"
         if case.expect == 'warn': row['outcome'] = 'warning' if (right and case.match.lower() in str(numeric[0].message).lower()) else 'silently wrong'
         else: row['outcome'] = 'unexpected' if right else 'silently wrong'
         return row

@@ -48,3 +48,34 @@ def test_keep_global_rng_and_rescale():
     d = torch.randn(4, 1, 5, 5); d[0] = 0
     out = rescale_l2(d, 3.0)
     assert out[0].abs().sum() == 0 and torch.allclose(out[1:].flatten(1).norm(dim=1), torch.full((3,), 3.0))
+
+
+def _fig7_result(da_fools: float, control_fools: float, empty=(), n=400, seed=0):
+    "A constructed Fig 7 result: per-image correctness where the DA / the control fool the given extra share of images."
+    import numpy as np
+    from sparsadv.analysis.stats import paired_accuracy
+    from sparsadv.experiments.universal import FIG7_EPS, FIG7_BASELINES, CONTROL
+    rng = np.random.default_rng(seed)
+    base = {o: [rng.random(n) < 0.9 for _ in FIG7_EPS] for o in FIG7_BASELINES}
+    da = [base['noise'][k] & (rng.random(n) > da_fools) for k in range(len(FIG7_EPS))]
+    ctl = [base['noise'][k] & (rng.random(n) > control_fools) for k in range(len(FIG7_EPS))]
+    # the baselines differ from each other only by independent draws around the same accuracy
+    correct = {'class-pair DA': da, CONTROL: ctl, **base}
+    paired = {who: {o: [paired_accuracy(correct[who][k], correct[o][k]) for k in range(len(FIG7_EPS))] for o in FIG7_BASELINES}
+              for who in ('class-pair DA', CONTROL)}
+    acc = {k: [float(v.mean()) for v in vs] for k, vs in correct.items() if k != CONTROL}
+    return dict(figure='fig7', profile={'name': 'cpu'}, eps=list(FIG7_EPS), accuracy=acc, paper_dataset='mnist',
+                dataset='mnist5k', paired=paired, empty_baselines=list(empty), n_eval=n)
+
+def test_fig7_rule_holds_fails_and_control():
+    from sparsadv.experiments.universal import fig7_claims
+    holds = fig7_claims(_fig7_result(da_fools=0.5, control_fools=0.0))[0]
+    assert holds.reproduced is True and 'control' in holds.note and 'fails the rule' in holds.note
+    fails = fig7_claims(_fig7_result(da_fools=0.0, control_fools=0.0))[0]
+    assert fails.reproduced is False
+    # a control that beats the baselines as the DA does: the rule cannot tell, so no verdict
+    control = fig7_claims(_fig7_result(da_fools=0.5, control_fools=0.5))[0]
+    assert control.reproduced is None and 'not evidence' in control.note
+    # an empty baseline is left out of the rule and named
+    empty = fig7_claims(_fig7_result(da_fools=0.5, control_fools=0.0, empty=('targeted UAP',)))[0]
+    assert 'targeted UAP' not in empty.test and 'not tested against targeted UAP' in empty.note

@@ -10,7 +10,7 @@ from scipy import stats as _st
 from ..core.checks import SparsadvNumericWarning
 
 # %% auto #0
-__all__ = ['as_sample', 'ttest', 'levene_test', 'percentiles', 'mean_ci', 'summary']
+__all__ = ['as_sample', 'ttest', 'levene_test', 'percentiles', 'mean_ci', 'summary', 'paired_ratio', 'paired_accuracy']
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0005
 def as_sample(a, name: str = 'a', min_n: int = 1) -> np.ndarray:
@@ -93,3 +93,42 @@ def summary(a) -> dict:
     p25, med, p75 = np.percentile(x, [25, 50, 75])
     return dict(mean=float(x.mean()), sd=float(x.std(ddof=1)) if x.size > 1 else float('nan'), p25=float(p25),
                 median=float(med), p75=float(p75), min=float(x.min()), max=float(x.max()), n=int(x.size))
+
+# %% ../../nbs/05_analysis_stats.ipynb #c0201
+def paired_ratio(a, b, confidence: float = 0.95) -> dict:
+    """Paired comparison of positive statistics a: (n,) and b: (n,) measured on the same n units (e.g. images).
+
+    Returns dict(ratio: the geometric mean of a_i / b_i, lo / hi: its `confidence` interval (Student-t on the log
+    ratios), p: the two-sided paired t-test of mean log ratio = 0, n, holds: lo > 1 (a exceeds b on the whole
+    interval), below: hi < 1 (b exceeds a))."""
+    x, y = as_sample(a, 'a', 2), as_sample(b, 'b', 2)
+    if x.size != y.size:
+        raise ValueError(f"a and b must hold one value per unit for the same units, got {x.size} and {y.size} values")
+    if (x <= 0).any() or (y <= 0).any():
+        raise ValueError("a and b must be positive (a ratio of sizes): got "
+                         f"min(a) = {x.min():.3g}, min(b) = {y.min():.3g}; drop the units where a statistic is 0")
+    d = np.log(x) - np.log(y)
+    m, lo, hi = mean_ci(d, confidence)
+    if float(d.std(ddof=1)) > 0: p = float(_st.ttest_1samp(d, 0.0).pvalue)
+    else: p = 1.0 if m == 0 else 0.0                    # every ratio equal: no doubt about the sign
+    return dict(ratio=math.exp(m), lo=math.exp(lo), hi=math.exp(hi), p=p, n=int(d.size),
+                holds=bool(math.exp(lo) > 1), below=bool(math.exp(hi) < 1))
+
+# %% ../../nbs/05_analysis_stats.ipynb #c0205
+def paired_accuracy(a_correct, b_correct, confidence: float = 0.95) -> dict:
+    """Paired comparison of two accuracies on the same n images: a_correct, b_correct: (n,) of 0/1 (or bool).
+
+    Returns dict(acc_a, acc_b, diff = acc_a - acc_b, lo / hi: its `confidence` interval, p: McNemar's exact test,
+    n, a_only / b_only: images only a / only b gets right)."""
+    a, b = as_sample(a_correct, 'a_correct', 2), as_sample(b_correct, 'b_correct', 2)
+    if a.size != b.size:
+        raise ValueError(f"a_correct and b_correct must hold one value per image for the same images, got {a.size} and {b.size}")
+    for x, nm in ((a, 'a_correct'), (b, 'b_correct')):
+        if not np.isin(x, (0.0, 1.0)).all():
+            raise ValueError(f"{nm} must hold 0/1 (or bool) per image, got values such as {x[~np.isin(x, (0.0, 1.0))][:3]}")
+    d = a - b
+    m, lo, hi = mean_ci(d, confidence)
+    a_only, b_only = int((d > 0).sum()), int((d < 0).sum())
+    p = float(_st.binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
+    return dict(acc_a=float(a.mean()), acc_b=float(b.mean()), diff=m, lo=lo, hi=hi, p=p, n=int(a.size),
+                a_only=a_only, b_only=b_only)

@@ -57,7 +57,7 @@ def smallest_left_singular(dictionary, image_shape=None, normalize: str | None =
     'lobpcg' (iterative, on the operator), 'auto' (explicit up to m = 2048).
 
     An all-zero dictionary is refused. A rank-deficient one (rank < m: sigma_min ~ 0 relative to sigma_max, e.g.
-    duplicated atoms spanning fewer than m directions) gets a SparsadvNumericWarning: u_min is then a vector of the
+    duplicated atoms spanning fewer than m directions) gets a SparsadvNumericWarning, and u_min is then a vector of the
     left null space (orthogonal to every atom, so no code reconstructs it) and, when that space has dimension > 1, only
     one of many such directions. A LOBPCG run that did not converge also warns (info['converged'] is False)."""
     check_choice(method, 'method', ('auto', 'explicit', 'lobpcg'))

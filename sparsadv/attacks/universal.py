@@ -9,7 +9,7 @@ import torch.nn as nn
 from ..core.config import derive_seed
 from ..core.cache import rng_isolated
 from ..models.classifiers import eval_mode
-from ..core.checks import SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor
+from ..core.checks import ArgumentTypeError, SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor
 from .pgd import _model_dtype
 
 # %% auto #0
@@ -73,15 +73,22 @@ def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, ep
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0101
 def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0,
-                      delta: float = 0.2, max_iter: int = 20, seed: int = 0) -> torch.Tensor:
-    "ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W)."
+                      delta: float = 0.2, max_iter: int = 20, seed: int = 0, targeted_inner: bool = True) -> torch.Tensor:
+    """ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W).
+
+    `targeted_inner`: the inner FGSM steps towards the target class. ART builds its inner attacker with that attack's
+    defaults, and FGSM's default is untargeted: handed the target as its label, it steps *away* from the target, the
+    perturbation is updated only when an image lands on the target by chance, and on our networks it stays all zero.
+    `targeted_inner=False` reproduces that reading (the authors' code passes no attacker parameters)."""
     image_shape, num_classes, eps, delta, seed, Xn = _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed)
     max_iter = check_positive_int(max_iter, 'max_iter')
+    if not isinstance(targeted_inner, bool): raise ArgumentTypeError(f"targeted_inner={targeted_inner!r} must be True or False")
     TargetedUniversalPerturbation = _art()[2]
     clf = _art_classifier(model, image_shape, num_classes)
     out = []
     for t in range(num_classes):
-        atk = TargetedUniversalPerturbation(clf, attacker='fgsm', delta=delta, max_iter=max_iter, eps=eps, norm=2)
+        atk = TargetedUniversalPerturbation(clf, attacker='fgsm', attacker_params={'targeted': True} if targeted_inner else None,
+                                            delta=delta, max_iter=max_iter, eps=eps, norm=2)
         y = np.zeros((X.shape[0], num_classes), dtype=np.float32); y[:, t] = 1
         with keep_global_rng(derive_seed(seed, 'tuap', t) % 2 ** 32), eval_mode(model): atk.generate(Xn, y=y)
         out.append(torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float())

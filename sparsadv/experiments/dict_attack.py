@@ -148,23 +148,26 @@ def fig6_claims(r: dict) -> list[Claim]:
     ce_note = ("with the authors' code's objective (cross-entropy PGD): "
                f"net 1 {tot(n1, 'pgd-ce'):.3g}, net 2 {tot(n2, 'pgd-ce'):.3g}")
     return [
-        Claim('6a/6b', 'Dict-Attack gives the highest error on both LISTAs, about equally', 'qualitative (bars)',
+        Claim('6c', 'Dict-Attack gives the highest error on both LISTAs, about equally', 'qualitative (bars)',
               f"DA {tot(n1, 'da'):.3g} / {tot(n2, 'da'):.3g} (net 1 / net 2), relative difference {da_gap:.1%}; "
               f"PGD {tot(n1, 'pgd'):.3g} / {tot(n2, 'pgd'):.3g}",
               'DA mean error above clean, noise and PGD on both nets, and within 10% between nets',
               bool(da_top and da_gap < 0.10), prof,
               f"{ce_note}: DA highest on both nets: {'yes' if da_top_ce else 'no'}"),
-        Claim('6a/6b', 'PGD crafted on net 1 is about 20% weaker on net 2', 'about 20%',
+        Claim('6c', 'PGD crafted on net 1 is about 20% weaker on net 2', 'about 20%',
               f'drop {drop_total:.1%} in total error, {drop_inc:.1%} in the increase over clean',
               'a drop of 10-30% in total error or in the increase over clean',
               bool(0.10 <= drop_total <= 0.30 or 0.10 <= drop_inc <= 0.30), prof,
               f"{ce_note}: drop {drop_ce:.1%} in total error, {drop_inc_ce:.1%} in the increase over clean"),
-        Claim('6c', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_hi, l_lo)),
+        Claim('6a/6b', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_hi, l_lo)),
               f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and both LASSO betas', bool(all(beats.values())), prof,
               "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none'))]
 
 @figure_plot('fig6')
 def plot_fig6(r: dict):
-    "Fig 6 error-split bars (panels: LISTA 1, LISTA 2, OMP, LASSO x2; bars: clean, noise, PGD, DA)."
-    return error_split_bars(r['split'], ncols=3,
+    """Fig 6 error-split bars in the paper's panel order: (a) OMP, (b) LASSO (both betas), (c) the two LISTAs; bars:
+    clean, noise, PGD, DA."""
+    n1, n2, o, l_hi, l_lo = list(r['split'])
+    order = [(o, '(a) '), (l_hi, '(b) '), (l_lo, '(b) '), (n1, '(c) '), (n2, '(c) ')]
+    return error_split_bars({tag + name: r['split'][name] for name, tag in order}, ncols=3,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
