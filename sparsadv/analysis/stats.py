@@ -29,7 +29,8 @@ def as_sample(a, name: str = 'a', min_n: int = 1) -> np.ndarray:
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0008
 def ttest(a, b, equal_var: bool = False, alternative: str = 'two-sided') -> dict:
-    """Two-sample t-test of a (n_a,) vs b (n_b,) (Welch's by default): dict(t, p, df, mean_a, mean_b, n_a, n_b).
+    """Two-sample t-test of a (n_a,) vs b (n_b,) (Welch's by default): dict(t, p, df, mean_a, mean_b, n_a, n_b, diff,
+    lo, hi): diff = mean_a - mean_b and its 95% confidence interval [lo, hi] (one-sided for a one-sided alternative).
     Two constant samples (zero variance, where scipy gives NaN or a precision-loss warning) get a SparsadvNumericWarning
     and a limit result: equal values t = 0, p = 1 (no difference); different values t = +-inf and p = 0 (or 1 for the
     one-sided alternative that points the other way)."""
@@ -46,10 +47,12 @@ def ttest(a, b, equal_var: bool = False, alternative: str = 'two-sided') -> dict
                       f"{'0/0' if diff == 0 else 'c/0'}; returning its limit t = {t}, p = {p}; check that the samples are "
                       "what you meant to compare", SparsadvNumericWarning, stacklevel=2)
         return dict(t=t, p=p, df=float(x.size + y.size - 2), mean_a=float(x[0]), mean_b=float(y[0]),
-                    n_a=int(x.size), n_b=int(y.size))
+                    n_a=int(x.size), n_b=int(y.size), diff=diff, lo=diff, hi=diff)
     r = _st.ttest_ind(x, y, equal_var=bool(equal_var), alternative=alternative)
+    ci = r.confidence_interval(0.95)
     return dict(t=float(r.statistic), p=float(r.pvalue), df=float(r.df), mean_a=float(x.mean()),
-                mean_b=float(y.mean()), n_a=int(x.size), n_b=int(y.size))
+                mean_b=float(y.mean()), n_a=int(x.size), n_b=int(y.size), diff=float(x.mean() - y.mean()),
+                lo=float(ci.low), hi=float(ci.high))
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0012
 def levene_test(a, b, center: str = 'median') -> dict:

@@ -19,7 +19,7 @@ from ..analysis.stats import ttest
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
-from .registry import ALPHA, _jsonable, _check_results
+from .registry import ALPHA, _jsonable, _check_results, _diff_ci
 from .synthetic import synthetic_attack, authors_pgd, clean_residual, fig1_coders, soft_target_ce
 from .registry import figure, figure_plot, FigureResult
 
@@ -70,12 +70,12 @@ def fig5_claims(r: dict) -> list[Claim]:
     return [
         Claim('5a', 'The LASSO code of the PGD perturbation has more and larger nonzeros than that of noise',
               'qualitative (histogram)',
-              f"nonzeros per perturbation {tc['mean_a']:.3g} vs {tc['mean_b']:.3g} ({p_text(tc['p'])}); "
+              f"nonzeros per perturbation {tc['mean_a']:.3g} vs {tc['mean_b']:.3g} ({_diff_ci(tc)}{p_text(tc['p'])}); "
               f"mean |nonzero| {r['nonzeros']['pgd']['mean_abs']:.3g} vs {r['nonzeros']['noise']['mean_abs']:.3g}",
               f'more nonzeros (t-test p < {ALPHA}) and a larger mean magnitude', bool(more and larger), prof),
         Claim('5b', 'The code energy of the PGD perturbation is higher than that of noise',
               f"{PAPER_FIG5['pgd']} vs {PAPER_FIG5['noise']} (ratio {paper_ratio:.2f})",
-              f"{te['mean_a']:.3g} vs {te['mean_b']:.3g} (ratio {r['energy_ratio']:.2f}), {p_text(te['p'])}",
+              f"{te['mean_a']:.3g} vs {te['mean_b']:.3g} (ratio {r['energy_ratio']:.2f}), {_diff_ci(te)}{p_text(te['p'])}",
               f'higher mean energy, t-test p < {ALPHA}; compare the ratio (absolute energies depend on the dictionary '
               'size and eps)', bool(te['mean_a'] > te['mean_b'] and te['p'] < ALPHA), prof)]
 
@@ -139,7 +139,8 @@ def fig6_claims(r: dict) -> list[Claim]:
     drop_inc = 1 - inc(n2, 'pgd') / inc(n1, 'pgd') if inc(n1, 'pgd') > 0 else float('nan')
     beats = {c: tt[c]['da_vs_pgd']['mean_a'] > tt[c]['da_vs_pgd']['mean_b'] and tt[c]['da_vs_pgd']['p'] < ALPHA
              for c in (o, l_hi, l_lo)}
-    da_line = lambda c: f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} ({p_text(tt[c]['da_vs_pgd']['p'])})"
+    da_line = lambda c: (f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} "
+                         f"({_diff_ci(tt[c]['da_vs_pgd'])}{p_text(tt[c]['da_vs_pgd']['p'])})")
     # the same claims with the authors' code's PGD objective (cross-entropy), reported in the notes
     da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
     drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')

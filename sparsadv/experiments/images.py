@@ -154,7 +154,7 @@ def run_fig2(profile: str | Profile | None = None, seed: int = 0, progress: bool
 
 # %% ../../nbs/08c_experiments_images.ipynb #c0011
 def _ratio_text(q: dict) -> str:
-    return f"x{q['ratio']:.3g} [{q['lo']:.3g}, {q['hi']:.3g}]"
+    return f"x{q['ratio']:.4g} [{q['lo']:.4g}, {q['hi']:.4g}]"
 
 def _controlled(q: dict, ctl: dict) -> tuple[bool | None, str]:
     "The verdict of a paired-ratio rule for the attack (q) given the same rule for a model-free control (ctl)."

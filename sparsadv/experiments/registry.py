@@ -38,6 +38,10 @@ def _check_results(r, figure: str, keys=()) -> dict:
     if missing: raise ValueError(f"r lacks {missing}: pass what run_{figure} returned")
     return r
 
+def _diff_ci(t: dict) -> str:
+    "The difference of means of a `ttest` result with its 95% CI, as a claim shows it ('' for a result without one)."
+    return f"diff {t['diff']:+.3g} [{t['lo']:+.3g}, {t['hi']:+.3g}], " if 'lo' in t else ''
+
 def results_dir(profile: str | Profile | None = None) -> Path:
     "Where the chapters save results of a profile: `<cache>/results/<profile>` (the claims chapter reads them there)."
     return cache_dir(f'results/{get_profile(profile).name}')

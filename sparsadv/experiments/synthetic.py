@@ -18,7 +18,7 @@ from ..analysis.stats import ttest
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
-from .registry import ALPHA, save_results, _jsonable, _check_results
+from .registry import ALPHA, save_results, _jsonable, _check_results, _diff_ci
 from ..core.checks import ArgumentTypeError, check_number, check_positive_int, check_tensor
 from .registry import figure, figure_plot, FigureResult
 
@@ -127,7 +127,7 @@ def fig1_claims(r: dict) -> list[Claim]:
     def direction(name):  # PGD error above noise error, significantly
         t = tt[name]; return t['mean_a'] > t['mean_b'] and t['p'] < ALPHA
     def meas(name):
-        t = tt[name]; return f"PGD {t['mean_a']:.3g} vs noise {t['mean_b']:.3g}, {p_text(t['p'])}"
+        t = tt[name]; return f"PGD {t['mean_a']:.3g} vs noise {t['mean_b']:.3g}, {_diff_ci(t)}{p_text(t['p'])}"
     out = [Claim('1c', 'On LISTA, PGD gives a larger code error than equal-norm noise', 'p very small',
                  meas(lista), f'Welch t-test on per-signal totals, PGD > noise, p < {ALPHA}', direction(lista), prof),
            Claim('1a', 'Transferred to OMP with a residual tolerance, PGD beats noise', 'PGD > noise, p small',
