@@ -7,11 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-from ..core.checks import check_tensor, check_positive_int, check_unit_columns, check_number, SparsadvNumericWarning
+from ..core.checks import check_tensor, check_positive_int, check_unit_columns, check_number, SparsadvNumericWarning, ArgumentTypeError
 from .kernels import omp_kernel, lars_lasso_kernel
 
 # %% auto #0
-__all__ = ['beta_to_sklearn_alpha', 'sklearn_alpha_to_beta', 'lasso_objective', 'lasso_gap', 'lasso', 'lasso_sklearn']
+__all__ = ['beta_to_sklearn_alpha', 'sklearn_alpha_to_beta', 'lasso_objective', 'lasso_gap', 'lasso', 'lasso_sklearn',
+           'lasso_tol']
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0004
 from .omp import _check_problem, _diagnose, _check_tol, _check_beta, _argmax_nonneg, _check_backend, _np, _map_chunks
@@ -366,3 +367,37 @@ def lasso_sklearn(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e
     est = Lasso(alpha=beta_to_sklearn_alpha(beta, m), fit_intercept=False, precompute=True, tol=tol, max_iter=max_iter)
     est.fit(D.detach().cpu().double().numpy(), X.detach().cpu().double().numpy().T)
     return torch.from_numpy(np.asarray(est.coef_).reshape(B, n).copy()).to(X)
+
+# %% ../../nbs/02b_coding_lasso.ipynb #c0201
+def lasso_tol(D: torch.Tensor, X: torch.Tensor, tol: float, return_beta: bool = False):
+    """LASSO codes A: (B, n) of X: (B, m) with, per signal, the largest beta whose solution meets ||x - D a||^2 <= tol
+    (exactly tol where the path crosses it; all zero where ||x||^2 <= tol). With `return_beta`, also the betas (B,)
+    in eq. 1's units. A signal whose whole path stays above tol (tol below the least-squares residual) gets the
+    path's last point and a SparsadvNumericWarning."""
+    from sklearn.linear_model import lars_path
+    D, X = _check_problem(D, X)
+    tol = _check_tol(tol, 'tol')
+    if not isinstance(return_beta, bool): raise ArgumentTypeError(f"return_beta={return_beta!r} must be True or False")
+    B, (m, n) = X.shape[0], D.shape
+    D64, X64 = D.detach().double().cpu().numpy(), X.detach().double().cpu().numpy()
+    A, betas, short = np.zeros((B, n)), np.zeros(B), []
+    for b in range(B):
+        x = X64[b]
+        if x @ x <= tol: betas[b] = float(np.abs(D64.T @ x).max()); continue   # the zero code already meets tol
+        alphas, _, coefs = lars_path(D64, x, method='lasso', return_path=True)
+        R = x[:, None] - D64 @ coefs                                  # residuals along the path (m, K)
+        r2 = (R * R).sum(0)
+        hit = np.flatnonzero(r2 <= tol)
+        if hit.size == 0:
+            A[b], betas[b] = coefs[:, -1], alphas[-1] * m; short.append(b); continue
+        k = int(hit[0])                                              # k >= 1: r2[0] = ||x||^2 > tol
+        r0, v = R[:, k - 1], D64 @ (coefs[:, k] - coefs[:, k - 1])
+        qa, qb, qc = v @ v, -2 * (r0 @ v), r0 @ r0 - tol
+        t = 1.0 if qa == 0 else min(1.0, max(0.0, (-qb - math.sqrt(max(qb * qb - 4 * qa * qc, 0.0))) / (2 * qa)))
+        A[b] = coefs[:, k - 1] + t * (coefs[:, k] - coefs[:, k - 1])
+        betas[b] = (alphas[k - 1] + t * (alphas[k] - alphas[k - 1])) * m   # sklearn's alpha = beta / m
+    if short:
+        warnings.warn(f"lasso_tol: {len(short)} of {B} signals cannot reach the squared residual tol={tol:g} on the LASSO "
+                      "path (tol is below their least-squares residual); they get the path's last point", SparsadvNumericWarning)
+    out = torch.from_numpy(A).to(dtype=X.dtype, device=X.device)
+    return (out, torch.from_numpy(betas).to(dtype=X.dtype, device=X.device)) if return_beta else out

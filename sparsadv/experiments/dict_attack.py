@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..core.config import Profile, derive_seed, get_profile, make_generator
 from ..data.synthetic import synthetic_batch
 from ..coding.omp import omp
-from ..coding.lasso import lasso
+from ..coding.lasso import lasso, lasso_tol
 from ..analysis.metrics import error_split, split_stats
 from ..models.lista import get_lista
 from ..attacks.pgd import pgd, equal_norm_noise
@@ -113,8 +113,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
         return run
     coders = {'LISTA 1 (attacked)': coder(net1), 'LISTA 2': coder(net2),
               'OMP (tolerance)': lambda Z: omp(D, Z, tol=omp_tol),
-              f'LASSO (beta = {p.lasso_betas[0]:.3g})': lambda Z: lasso(D, Z, p.lasso_betas[0]),
-              f'LASSO (beta = {p.lasso_betas[1]:.3g})': lambda Z: lasso(D, Z, p.lasso_betas[1])}
+              'LASSO (tolerance)': lambda Z: lasso_tol(D, Z, omp_tol)}   # the paper: both stop at the clean LISTA error
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
     tests = {name: dict(da_vs_pgd=ttest(v['da']['totals'], v['pgd']['totals']),
                         da_vs_pgd_ce=ttest(v['da']['totals'], v['pgd-ce']['totals']),
@@ -130,7 +129,7 @@ def fig6_claims(r: dict) -> list[Claim]:
     "Evaluate the paper's Fig 6 claims on run_fig6 results."
     _check_results(r, 'fig6', ('split', 'tests'))
     prof, sp, tt = r['profile']['name'], r['split'], r['tests']
-    n1, n2, o, l_hi, l_lo = list(sp)
+    n1, n2, o, l_t = list(sp)
     tot = lambda c, cond: sp[c][cond]['total']
     inc = lambda c, cond: tot(c, cond) - tot(c, 'clean')
     da_top = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd')) for c in (n1, n2))
@@ -138,14 +137,14 @@ def fig6_claims(r: dict) -> list[Claim]:
     drop_total = 1 - tot(n2, 'pgd') / tot(n1, 'pgd')
     drop_inc = 1 - inc(n2, 'pgd') / inc(n1, 'pgd') if inc(n1, 'pgd') > 0 else float('nan')
     beats = {c: tt[c]['da_vs_pgd']['mean_a'] > tt[c]['da_vs_pgd']['mean_b'] and tt[c]['da_vs_pgd']['p'] < ALPHA
-             for c in (o, l_hi, l_lo)}
+             for c in (o, l_t)}
     da_line = lambda c: (f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} "
                          f"({_diff_ci(tt[c]['da_vs_pgd'])}{p_text(tt[c]['da_vs_pgd']['p'])})")
     # the same claims with the authors' code's PGD objective (cross-entropy), reported in the notes
     da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
     drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')
     drop_inc_ce = 1 - inc(n2, 'pgd-ce') / inc(n1, 'pgd-ce') if inc(n1, 'pgd-ce') > 0 else float('nan')
-    beats_ce = [c for c in (o, l_hi, l_lo) if tot(c, 'da') > tot(c, 'pgd-ce') and tt[c]['da_vs_pgd_ce']['p'] < ALPHA]
+    beats_ce = [c for c in (o, l_t) if tot(c, 'da') > tot(c, 'pgd-ce') and tt[c]['da_vs_pgd_ce']['p'] < ALPHA]
     ce_note = ("with the authors' code's objective (cross-entropy PGD): "
                f"net 1 {tot(n1, 'pgd-ce'):.3g}, net 2 {tot(n2, 'pgd-ce'):.3g}")
     return [
@@ -160,15 +159,15 @@ def fig6_claims(r: dict) -> list[Claim]:
               'a drop of 10-30% in total error or in the increase over clean',
               bool(0.10 <= drop_total <= 0.30 or 0.10 <= drop_inc <= 0.30), prof,
               f"{ce_note}: drop {drop_ce:.1%} in total error, {drop_inc_ce:.1%} in the increase over clean"),
-        Claim('6a/6b', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_hi, l_lo)),
-              f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and both LASSO betas', bool(all(beats.values())), prof,
+        Claim('6a/6b', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_t)),
+              f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and LASSO (both at the clean LISTA error)', bool(all(beats.values())), prof,
               "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none'))]
 
 @figure_plot('fig6')
 def plot_fig6(r: dict):
-    """Fig 6 error-split bars in the paper's panel order: (a) OMP, (b) LASSO (both betas), (c) the two LISTAs; bars:
+    """Fig 6 error-split bars in the paper's panel order: (a) OMP, (b) LASSO (both at the clean LISTA error), (c) the two LISTAs; bars:
     clean, noise, PGD, DA."""
-    n1, n2, o, l_hi, l_lo = list(r['split'])
-    order = [(o, '(a) '), (l_hi, '(b) '), (l_lo, '(b) '), (n1, '(c) '), (n2, '(c) ')]
+    n1, n2, o, l_t = list(r['split'])
+    order = [(o, '(a) '), (l_t, '(b) '), (n1, '(c) '), (n2, '(c) ')]
     return error_split_bars({tag + name: r['split'][name] for name, tag in order}, ncols=3,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
