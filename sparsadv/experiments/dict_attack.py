@@ -169,5 +169,5 @@ def plot_fig6(r: dict):
     clean, noise, PGD, DA."""
     n1, n2, o, l_t = list(r['split'])
     order = [(o, '(a) '), (l_t, '(b) '), (n1, '(c) '), (n2, '(c) ')]
-    return error_split_bars({tag + name: r['split'][name] for name, tag in order}, ncols=3,
+    return error_split_bars({tag + name: r['split'][name] for name, tag in order}, ncols=2,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
