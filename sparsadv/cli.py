@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse, sys
 from pathlib import Path
 from .core.config import PROFILES, get_profile
+from .core.checks import nearest_existing
 from .claims import Claim, claims_markdown
 from .experiments.registry import FIGURE_MODULES, get_figure
 
@@ -41,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             fig = get_figure(name); print(f'{name}: {fig.summary} (chapter {fig.chapter})')
         return 0
     out = Path(args.out)
-    q = out   # fail before the experiment runs, not after: --out, or the first of its parents that exists, is a file
-    while not q.exists() and q != q.parent: q = q.parent
+    q = nearest_existing(out)   # fail before the experiment runs, not after: --out, or the first of its parents that exists, is a file
     if q.exists() and not q.is_dir():
         ap.error(f"--out {args.out} is a file; pass a folder (it is created if missing)" if q == out else
                  f"--out {args.out} lies under {q}, which is a file; pass a folder")

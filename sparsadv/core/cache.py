@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 from filelock import FileLock
-from .checks import ArgumentTypeError, check_seed
+from .checks import ArgumentTypeError, check_seed, check_file_path
 import sparsadv
 
 # %% auto #0
@@ -31,12 +31,7 @@ def save_atomic(obj, path: str | Path) -> Path:
     """torch.save `obj` to `path` through a temporary file and a rename, so an interrupted save never leaves a broken
     file. The temporary file is unique to this call and flushed to disk before the rename, so two processes saving
     the same path at once (two notebooks, tests beside a book build) each publish a whole file, the last one wins."""
-    if not isinstance(path, (str, Path)): raise ArgumentTypeError(f"path={path!r} must be a file path (str or Path)")
-    path = Path(path)
-    if path.is_dir(): raise ValueError(f"path={str(path)!r} is a folder: pass a file path such as {str(path / 'model.pt')!r}")
-    q = path.parent
-    while not q.exists() and q != q.parent: q = q.parent
-    if not q.is_dir(): raise ValueError(f"path={str(path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
+    path = check_file_path(path, 'path', example='model.pt')
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
     try:

@@ -3,12 +3,13 @@
 # %% ../../nbs/00a_core_checks.ipynb #c0003
 from __future__ import annotations
 import math, numbers
+from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['MAX_SEED', 'ArgumentTypeError', 'with_overrides', 'check_positive_int', 'check_number', 'check_seed', 'check_choice',
-           'SparsadvNumericWarning', 'check_tensor', 'check_unit_columns']
+           'SparsadvNumericWarning', 'check_tensor', 'check_unit_columns', 'nearest_existing', 'check_file_path']
 
 # %% ../../nbs/00a_core_checks.ipynb #c0004
 class ArgumentTypeError(TypeError, ValueError):
@@ -102,3 +103,19 @@ def check_unit_columns(D: torch.Tensor, name: str = 'D', atol: float = 1e-4) -> 
         raise ValueError(f"{name} must have unit-norm columns (norms range {nrm.min():.4g}..{nrm.max():.4g}); "
                          f"use {name} / {name}.norm(dim=0)")
     return D
+
+def nearest_existing(path) -> Path:
+    "`path` itself if it exists, else its nearest existing ancestor: what decides, before any work, whether it can be created."
+    q = Path(path)
+    while not q.exists() and q != q.parent: q = q.parent
+    return q
+
+def check_file_path(path, name: str, example: str = 'file') -> Path:
+    """`path` as a Path to a file that can be written: a str or Path, not a folder, and not under a file (a ValueError
+    naming `name` otherwise, with `path / example` as the suggested fix for a folder)."""
+    if not isinstance(path, (str, Path)): raise ArgumentTypeError(f"{name}={path!r} must be a file path (str or Path)")
+    p = Path(path)
+    if p.is_dir(): raise ValueError(f"{name}={str(path)!r} is a folder: pass a file path such as {str(p / example)!r}")
+    q = nearest_existing(p.parent)
+    if not q.is_dir(): raise ValueError(f"{name}={str(path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
+    return p

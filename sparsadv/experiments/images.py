@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import stats as _st
 from ..core.config import Profile, derive_seed, get_profile, make_generator
-from ..data.images import load_images
+from ..data.images import eval_split, load_images
 from ..models.convlista import get_convlista
 from ..models.classifiers import get_classifier, predict
 from ..attacks.pgd import pgd, equal_norm_noise
@@ -58,8 +58,7 @@ def _models(p: Profile, seed: int, progress, dataset: str | None = None, classif
 def _test_images(p: Profile, dataset: str | None = None, root=None) -> tuple[torch.Tensor, torch.Tensor]:
     "The profile's fixed test images (a stratified subset, data seed 0) X: (N, C, H, W), y: (N,)."
     name = dataset or p.image_dataset
-    split = 'val' if name == 'tiny-imagenet' else 'test'
-    return load_images(name, split, root=root, n=p.n_test_images, seed=0)
+    return load_images(name, eval_split(name), root=root, n=p.n_test_images, seed=0)
 
 # %% ../../nbs/08c_experiments_images.ipynb #c0009
 def _code_change(z0: torch.Tensor, z1: torch.Tensor, near: torch.Tensor) -> dict:

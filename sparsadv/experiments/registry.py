@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 from ..core.config import Profile, get_profile
 from ..core.cache import cache_dir, config_hash, provenance
-from ..core.checks import ArgumentTypeError, check_seed
+from ..core.checks import ArgumentTypeError, check_seed, nearest_existing
 import inspect
 
 # %% auto #0
@@ -69,8 +69,7 @@ class FigureResult(dict):
         name = self.figure
         if not isinstance(out, (str, Path)): raise ArgumentTypeError(f"out={out!r} must be a folder path (str or Path)")
         out = Path(out)
-        q = out
-        while not q.exists() and q != q.parent: q = q.parent
+        q = nearest_existing(out)
         if not q.is_dir(): raise ValueError(f"out={str(out)!r}: {str(q)!r} is a file; pass a folder (it is created if missing)")
         out.mkdir(parents=True, exist_ok=True)
         path = out / f'{name}.json'

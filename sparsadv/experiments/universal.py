@@ -140,7 +140,7 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
                     for o in FIG7_BASELINES} for who in ('class-pair DA', CONTROL)}
     paired['targeted UAP'] = {'noise': [paired_accuracy(correct['targeted UAP'][k], correct['noise'][k]) for k in range(len(FIG7_EPS))]}
     control = dict(name=CONTROL, accuracy=acc.pop(CONTROL), max_norm=norms.pop(CONTROL))
-    empty = [o for o in ('UAP', 'targeted UAP') if all(float(v.abs().max()) == 0 for v in ([uap] if o == 'UAP' else tuaps))]
+    empty = [o for o, n in (('UAP', 1), ('targeted UAP', K)) if sum(e == o or e.startswith(o + ' ') for e in zero_uap) == n]
     res = dict(figure='fig7', profile=p.to_dict(), seed=seed, settings=st, dataset=ds, eps=list(FIG7_EPS),
                task=dict(name=st['task'], key=tinfo['key'], test_accuracy=tinfo['test_accuracy'], epochs=st['task_epochs']),
                convlista=dict(key=cinfo['key'], psnr=cinfo['psnr'], ssim=cinfo['ssim'], filters=cinfo['config']['filters']),

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 import math
 from ..core.config import derive_seed, make_generator, progress_enabled
-from ..core.checks import ArgumentTypeError, check_positive_int, check_seed
+from ..core.checks import ArgumentTypeError, check_positive_int, check_seed, check_file_path
 from ..core.cache import save_checkpoint, set_aside
 
 # %% auto #0
@@ -25,11 +25,7 @@ def _check_ckpt_path(ckpt_path):
     if ckpt_path is None: return None
     if not isinstance(ckpt_path, (str, Path)):
         raise ArgumentTypeError(f"ckpt_path={ckpt_path!r} must be a file path (str or Path) or None")
-    p = Path(ckpt_path)
-    if p.is_dir(): raise ValueError(f"ckpt_path={str(ckpt_path)!r} is a folder: pass a file path such as {str(p / 'run.ckpt')!r}")
-    q = p.parent
-    while not q.exists() and q != q.parent: q = q.parent
-    if not q.is_dir(): raise ValueError(f"ckpt_path={str(ckpt_path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
+    check_file_path(ckpt_path, 'ckpt_path', example='run.ckpt')
     return ckpt_path
 
 def _resume(ckpt_path, parts: dict, hparams: dict, device) -> dict | None:
