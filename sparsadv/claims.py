@@ -24,6 +24,7 @@ class Claim:
     reproduced: bool | None  # True / False; None when it could not be tested at this profile
     profile: str = ''    # the profile that ran
     note: str = ''       # why, when it does not reproduce or depends on scale
+    control: str = ''    # the model-free control judged by the same rule (its value and its verdict), or why none applies
 
     def __post_init__(self):
         if self.reproduced is not None and type(self.reproduced).__name__ in ('bool', 'bool_'):
@@ -57,10 +58,10 @@ def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
     claims = [Claim.from_dict(c) if isinstance(c, dict) else c for c in claims]   # a results file's claims are dicts
     for i, c in enumerate(claims):
         if not isinstance(c, Claim): raise ArgumentTypeError(f"claims[{i}] must be a Claim, got {type(c).__name__}")
-    cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Note']
-    rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.note]
+    cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Control', 'Note']
+    rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.control, c.note]
             for c in claims]
-    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=['Test', 'Note'])
+    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=['Test', 'Control', 'Note'])
 
 def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
     "The claims as a markdown table (verdicts in bold)."
