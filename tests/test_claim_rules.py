@@ -3,7 +3,7 @@ fails, and the model-free control (a second noise draw in place of the attack), 
 import numpy as np
 import pytest
 
-from sparsadv.analysis.stats import ttest
+from sparsadv.analysis.stats import ttest, mean_ci
 from sparsadv.experiments.synthetic import fig1_claims
 from sparsadv.experiments.dict_attack import fig5_claims
 
@@ -12,18 +12,29 @@ CODERS = ('LISTA', 'OMP (tolerance)', 'OMP (fixed sparsity)', 'LASSO (beta = 0.0
 
 def _fig1(attack, n=400, seed=0, fixed_gap=0.0, low_beta_worse=0.02):
     """A Fig 1 result built from per-signal errors. attack(coder, clean, noise, rng) gives the attacked errors (n,): a
-    shift for an attack that works, an independent noise draw for the control."""
+    shift for an attack that works, an independent noise draw for the control. The model-free control of the result
+    (a second noise draw) is an independent draw of the noise errors."""
     rng = np.random.default_rng(seed)
-    split, tests = {}, {}
+    split, tests, control, tot = {}, {}, {}, {}
     for name in CODERS:
         base = 0.02 if 'fixed' in name else 0.1
         base += low_beta_worse if '0.0125' in name else 0.0
         clean = rng.normal(base, 0.02, n)
-        noise = clean + 0.03 + (low_beta_worse if '0.0125' in name else 0.0) + rng.normal(0, 0.02, n)
+        draw = lambda: clean + 0.03 + (low_beta_worse if '0.0125' in name else 0.0) + rng.normal(0, 0.02, n)
+        noise, second = draw(), draw()
         pgd = noise + fixed_gap if 'fixed' in name else attack(name, clean, noise, rng)
         split[name] = {c: {'total': float(v.mean())} for c, v in (('clean', clean), ('noise', noise), ('pgd', pgd))}
-        tests[name] = ttest(pgd, noise)
-    return dict(figure='fig1', profile={'name': 'cpu'}, split=split, tests=tests, lista={'test_nmse_db': -31.0})
+        tests[name], control[name] = ttest(pgd, noise), ttest(second, noise)
+        tot[name] = dict(clean=clean, noise=noise, pgd=pgd, second=second)
+    hi, lo = tot[CODERS[3]], tot[CODERS[4]]
+    ci = lambda d: dict(zip(('diff', 'lo', 'hi'), mean_ci(d)))
+    sens = dict(ci((lo['pgd'] - lo['noise']) - (hi['pgd'] - hi['noise'])), gap_low=float((lo['pgd'] - lo['noise']).mean()),
+                gap_high=float((hi['pgd'] - hi['noise']).mean()),
+                control=ci((lo['second'] - lo['noise']) - (hi['second'] - hi['noise'])))
+    robust = {c: ci((lo[c] - lo['clean']) - (hi[c] - hi['clean'])) for c in ('pgd', 'noise')}
+    sweep = [dict(label='l2, eps = 0.3 (main text)', tests=tests, control=control)]
+    return dict(figure='fig1', profile={'name': 'cpu'}, split=split, tests=tests, control=control, sensitivity=sens,
+                robustness=robust, sweep=sweep, lista={'test_nmse_db': -31.0})
 
 
 def _verdicts(r):
@@ -32,14 +43,14 @@ def _verdicts(r):
 
 def test_fig1_rules_hold():
     r = _fig1(lambda name, clean, noise, rng: noise + 0.05 + 0.01 * ('0.0125' in name))
-    assert _verdicts(r) == [True, True, True, True, True, True]
+    assert _verdicts(r) == [True] * 8
 
 
 def test_fig1_rules_fail():
     # PGD no stronger than noise anywhere, and the fixed-sparsity coder shows a clear PGD gap
-    r = _fig1(lambda name, clean, noise, rng: noise - 0.01, fixed_gap=0.02, low_beta_worse=-0.02)
+    r = _fig1(lambda name, clean, noise, rng: noise - 0.01 - 0.01 * ('0.0125' in name), fixed_gap=0.02, low_beta_worse=-0.02)
     # the equivalence row has no margin when PGD has no gap under the tolerance mode: not tested
-    assert _verdicts(r) == [False, False, False, None, False, False]
+    assert _verdicts(r) == [False, False, False, None, False, False, False, False]
 
 
 def test_fig1_equivalence_rule():
@@ -58,8 +69,27 @@ def test_fig1_control_fails_the_attack_rules(seed):
     second = lambda name, clean, noise, rng: clean + 0.03 + (0.02 if '0.0125' in name else 0.0) + rng.normal(0, 0.02, clean.size)
     r = _fig1(second, seed=seed)
     claims = fig1_claims(r)
-    beats = [c for c in claims if 'beats noise' in c.claim or 'larger code error than equal-norm noise' in c.claim]
-    assert len(beats) == 3 and not any(c.reproduced for c in beats)
+    beats = [c for c in claims if 'beats noise' in c.claim or 'larger code error than equal-norm noise' in c.claim
+             or 'more sensitive to PGD' in c.claim or 'other budgets' in c.claim]
+    assert len(beats) == 5 and not any(c.reproduced for c in beats)
+
+
+def test_fig1_verdict_withheld_when_the_control_passes():
+    "A result whose own second noise draw beats noise as clearly as PGD does: no 'PGD beats noise' row counts as evidence."
+    r = _fig1(lambda name, clean, noise, rng: noise + 0.05)
+    for name in r['control']:
+        r['control'][name] = r['tests'][name]
+    claims = fig1_claims(r)
+    beats = [c for c in claims if 'beats noise' in c.claim or 'larger code error' in c.claim or 'other budgets' in c.claim]
+    assert len(beats) == 4 and all(c.reproduced is None and 'not evidence' in c.note for c in beats)
+
+
+def test_fig1_sensitivity_rule():
+    "The lower beta more sensitive to PGD than to noise: holds when its PGD gap is larger, fails when equal."
+    larger = {c.claim: c.reproduced for c in fig1_claims(_fig1(lambda name, clean, noise, rng: noise + 0.05 + 0.02 * ('0.0125' in name)))}
+    equal = {c.claim: c.reproduced for c in fig1_claims(_fig1(lambda name, clean, noise, rng: noise + 0.05 + rng.normal(0, 0.01, clean.size)))}
+    key = [k for k in larger if 'more sensitive' in k][0]
+    assert larger[key] is True and equal[key] is False
 
 
 def _fig5(count_shift, energy_shift, size_shift, n=300, seed=0):

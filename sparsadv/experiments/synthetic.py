@@ -2,19 +2,20 @@
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0003
 from __future__ import annotations
-import json
+import json, math
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..core.config import Profile, derive_seed, get_profile, make_generator
+from ..core.config import (Profile, derive_seed, get_profile, make_generator, PAPER_S, PAPER_M, EPS_L2_SYNTH,
+                                   EPS_L2_SYNTH_SUPP, EPS_LINF_SYNTH)
 from ..data.synthetic import synthetic_batch
 from ..coding.omp import omp
 from ..coding.lasso import lasso
 from ..analysis.metrics import error_split, split_stats
 from ..models.lista import get_lista
 from ..attacks.pgd import pgd, equal_norm_noise
-from ..analysis.stats import ttest
+from ..analysis.stats import ttest, mean_ci
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
@@ -25,7 +26,7 @@ from .registry import figure, figure_plot, FigureResult
 
 # %% auto #0
 __all__ = ['WELL_TRAINED_DB', 'EQUIV_MARGIN', 'soft_target_ce', 'synthetic_attack', 'authors_pgd', 'clean_residual',
-           'fig1_coders', 'run_fig1', 'fig1_claims', 'plot_fig1']
+           'fig1_coders', 'fig1_budgets', 'run_fig1', 'fig1_claims', 'plot_fig1']
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0004
 def soft_target_ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -81,10 +82,38 @@ def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_
             f'LASSO (beta = {betas[0]:.3g})': lambda X: lasso(D, X, betas[0]),
             f'LASSO (beta = {betas[1]:.3g})': lambda X: lasso(D, X, betas[1])}
 
+def fig1_budgets(profile: str | Profile | None = None) -> list[dict]:
+    """The attack budgets of Fig 1 at a profile: the main text's l2 eps = 0.3, the supplement's l2 eps = 0.5 and the
+    l_inf variant eps = 0.05, each scaled to the profile's size (l2 with ||x|| ~ sqrt(s); l_inf with the entries of x,
+    whose variance s / m is 0.2 at every profile, so the l_inf budget is the paper's)."""
+    p = get_profile(profile)
+    l2 = math.sqrt(p.s / PAPER_S)
+    linf = math.sqrt((p.s / p.m) / (PAPER_S / PAPER_M))
+    return [dict(label=f'l2, eps = {EPS_L2_SYNTH:g} (main text)', norm=2, paper_eps=EPS_L2_SYNTH, eps=EPS_L2_SYNTH * l2),
+            dict(label=f'l2, eps = {EPS_L2_SYNTH_SUPP:g} (supplement)', norm=2, paper_eps=EPS_L2_SYNTH_SUPP,
+                 eps=EPS_L2_SYNTH_SUPP * l2),
+            dict(label=f'l_inf, eps = {EPS_LINF_SYNTH:g}', norm='inf', paper_eps=EPS_LINF_SYNTH, eps=EPS_LINF_SYNTH * linf)]
+
+def _sweep_budget(net, coders: dict, X, A, budget: dict, p: Profile, seed: int) -> dict:
+    "PGD at one budget against equal-l2-norm noise and a second noise draw (the control), for every coder."
+    tag = f"{budget['norm']}:{budget['eps']:.6g}"
+    X_pgd = pgd(net, X, budget['eps'], steps=p.pgd_steps, step_size=p.pgd_step_size, norm=budget['norm'], loss_fn='mse',
+                y=A, rand_init=True, seed=derive_seed(seed, 'synthetic', 'pgd', tag))
+    delta = X_pgd - X
+    noise = [X + equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise', tag, k)) for k in (0, 1)]
+    out = dict(budget, delta_l2=float(delta.norm(dim=1).mean()), tests={}, control={})
+    for name, code in coders.items():
+        e_pgd, e_noise, e_ctl = (split_stats(A, code(Z))['totals'] for Z in (X_pgd, noise[0], noise[1]))
+        out['tests'][name] = ttest(e_pgd, e_noise)
+        out['control'][name] = ttest(e_ctl, e_noise)
+    return out
+
+
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0102
 @figure('fig1', chapter='10_synthetic')
 def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
-    "Fig 1 (a, b, c) at a profile: error splits of LISTA / OMP / LASSO on clean, noisy and PGD inputs, t-tests, claims."
+    """Fig 1 (a, b, c) at a profile: error splits of LISTA / OMP / LASSO on clean, noisy and PGD inputs, t-tests, a
+    second noise draw as the model-free control, the supplement's budgets (l2 eps = 0.5, l_inf eps = 0.05), claims."""
     p = get_profile(profile)
     net, info = get_lista(p, seed=seed, dict_seed=seed, progress=progress)
     D, X, A, X_pgd, delta, X_noise = synthetic_attack(net, p, seed)
@@ -94,15 +123,36 @@ def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool
     coders = fig1_coders(D, net, p.s, p.lasso_betas, omp_tol)
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
     tests = {name: ttest(v['pgd']['totals'], v['noise']['totals']) for name, v in split.items()}
+    # the model-free control: a second equal-norm noise draw in place of PGD, judged by the same rule
+    X_ctl = X + equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise', 'control'))
+    control = {name: ttest(split_stats(A, code(X_ctl))['totals'], split[name]['noise']['totals']) for name, code in coders.items()}
+    # Fig 1b: is the lower beta more sensitive to PGD than to noise? per signal, (PGD - noise) at the low beta minus
+    # the same at the high beta (the same signals, perturbations and noise under both betas: a paired difference)
+    hi, lo = list(coders)[3:5]
+    gap = {k: split[k]['pgd']['totals'] - split[k]['noise']['totals'] for k in (hi, lo)}
+    m, l, h = mean_ci(gap[lo] - gap[hi])
+    sens = dict(high=hi, low=lo, gap_high=float(gap[hi].mean()), gap_low=float(gap[lo].mean()), diff=m, lo=l, hi=h,
+                control=dict(zip(('diff', 'lo', 'hi'), mean_ci(
+                    (split_stats(A, coders[lo](X_ctl))['totals'] - split[lo]['noise']['totals'])
+                    - (split_stats(A, coders[hi](X_ctl))['totals'] - split[hi]['noise']['totals'])))))
+    # Fig 1b: is the lower beta less robust? the increase over clean, low beta minus high beta, per signal
+    robust = {cond: dict(zip(('diff', 'lo', 'hi'), mean_ci((split[lo][cond]['totals'] - split[lo]['clean']['totals'])
+                                                           - (split[hi][cond]['totals'] - split[hi]['clean']['totals']))))
+              for cond in ('pgd', 'noise')}
+    # the other budgets of the paper (the main one is the run above)
+    budgets = fig1_budgets(p)
+    sweep = [dict(budgets[0], delta_l2=float(delta.norm(dim=1).mean()), tests=tests, control=control)]
+    sweep += [_sweep_budget(net, coders, X, A, b, p, seed) for b in budgets[1:]]
     with torch.no_grad(): ablation = {'mse (paper)': split['LISTA']['pgd'], 'soft-target cross-entropy (authors\' code)':
                                       split_stats(A, net(X_ce)), 'noise': split['LISTA']['noise']}
     results = dict(figure='fig1', profile=p.to_dict(), seed=seed, eps=eps, omp_tol=omp_tol,
                    lista=dict(key=info['key'], test_nmse_db=info['test_nmse_db'], steps=info['config']['steps'],
                               curve=dict(step=info['hist']['step'], test_nmse_db=info['hist']['test_nmse_db'])),
                    delta_norm=float(delta.norm(dim=1).mean()), signal_norm=float(X.norm(dim=1).mean()),
-                   split=split, tests=tests, ablation=ablation)
+                   split=split, tests=tests, control=control, sensitivity=sens, robustness=robust, sweep=sweep, ablation=ablation)
     results['claims'] = [c.to_dict() for c in fig1_claims(results)]
     return results
+
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0008
 WELL_TRAINED_DB = -30.0  # test NMSE of the well-trained LISTA that the Fig 1a fixed-sparsity claim needs (PAPER_SPEC)
@@ -119,27 +169,45 @@ def _fixed_sparsity_note(r: dict, t_fixed: dict, t_tol: dict) -> str:
             f"and {t_fixed['n_a']} signals are enough for a t-test to detect a gap that small")
 
 # %% ../../nbs/08a_experiments_synthetic.ipynb #c0104
+def _ci(d: dict, fmt: str = '+.3g') -> str:
+    "A difference with its 95% CI: 'diff +x [lo, hi]'."
+    return f"{d['diff']:{fmt}} [{d['lo']:{fmt}}, {d['hi']:{fmt}}]"
+
 def fig1_claims(r: dict) -> list[Claim]:
-    "Evaluate the paper's Fig 1 claims on run_fig1 results."
-    _check_results(r, 'fig1', ('split', 'tests', 'lista'))
-    prof, sp, tt = r['profile']['name'], r['split'], r['tests']
+    """Evaluate the paper's Fig 1 claims on run_fig1 results. Every 'PGD beats noise' rule is also applied to the
+    model-free control (a second equal-norm noise draw in place of PGD); a rule the control passes is not evidence."""
+    _check_results(r, 'fig1', ('split', 'tests', 'lista', 'control', 'sensitivity', 'robustness', 'sweep'))
+    prof, sp, tt, cc = r['profile']['name'], r['split'], r['tests'], r['control']
     names = list(sp)
     lista, omp_tol, omp_s, lasso_hi, lasso_lo = names
-    def direction(name):  # PGD error above noise error, significantly
-        t = tt[name]; return t['mean_a'] > t['mean_b'] and t['p'] < ALPHA
+    def beats(t): return bool(t['mean_a'] > t['mean_b'] and t['p'] < ALPHA)   # PGD above noise, significantly
     def meas(name):
         t = tt[name]; return f"PGD {t['mean_a']:.3g} vs noise {t['mean_b']:.3g}, {_diff_ci(t)}{p_text(t['p'])}"
-    out = [Claim('1c', 'On LISTA, PGD gives a larger code error than equal-norm noise', 'p very small',
-                 meas(lista), f'Welch t-test on per-signal totals, PGD > noise, p < {ALPHA}', direction(lista), prof),
-           Claim('1a', 'Transferred to OMP with a residual tolerance, PGD beats noise', 'PGD > noise, p small',
-                 meas(omp_tol), f'Welch t-test, PGD > noise, p < {ALPHA}', direction(omp_tol), prof)]
+    def ctl_text(names_):
+        parts = [f"{_diff_ci(cc[n])}{p_text(cc[n]['p'])}" + (f" ({n})" if len(names_) > 1 else '') for n in names_]
+        passed = [n for n in names_ if beats(cc[n])]
+        return ('a second noise draw in place of PGD: ' + '; '.join(parts) +
+                (f": passes the rule ({', '.join(passed)})" if passed else ': fails the rule'))
+    def decided(ok, names_):
+        "The verdict: None (not evidence) when the control passes the same rule on every coder the rule needs."
+        return None if all(beats(cc[n]) for n in names_) else ok
+    NOT_EVIDENCE = 'not evidence: a second noise draw passes the same rule'
+    out = []
+    for fig, claim, name in (('1c', 'On LISTA, PGD gives a larger code error than equal-norm noise', lista),
+                             ('1a', 'Transferred to OMP with a residual tolerance, PGD beats noise', omp_tol)):
+        v = decided(beats(tt[name]), [name])
+        out.append(Claim(fig, claim, 'p very small' if fig == '1c' else 'PGD > noise, p small', meas(name),
+                         f'Welch t-test on per-signal totals, PGD > noise, p < {ALPHA}', v, prof,
+                         NOT_EVIDENCE if v is None else '', ctl_text([name])))
     t = tt[omp_s]
     ok = bool(sp[omp_s]['pgd']['total'] < sp[omp_tol]['pgd']['total'] and t['p'] > 0.05)
     out.append(Claim('1a', f'OMP with fixed sparsity has a much lower error, and PGD is indistinguishable from noise',
                      'p = 0.58', f"{meas(omp_s)}; PGD error {sp[omp_s]['pgd']['total']:.3g} (fixed) vs "
                      f"{sp[omp_tol]['pgd']['total']:.3g} (tolerance)",
                      'lower than tolerance mode under PGD, and t-test p > 0.05', ok, prof,
-                     '' if ok else _fixed_sparsity_note(r, t, tt[omp_tol])))
+                     '' if ok else _fixed_sparsity_note(r, t, tt[omp_tol]),
+                     f"none applies to a rule of no difference: a second noise draw meets it by construction "
+                     f"({_diff_ci(cc[omp_s])}{p_text(cc[omp_s]['p'])}); the equivalence row below says how small the gap is"))
     # the equivalence view of the same claim: how small the gap is, against a stated margin, not only whether a
     # test detects it (1000 signals detect a very small gap)
     gap_tol = tt[omp_tol]['mean_a'] - tt[omp_tol]['mean_b']
@@ -152,17 +220,41 @@ def fig1_claims(r: dict) -> list[Claim]:
                    f"({EQUIV_MARGIN:.0%} of the {gap_tol:.3g} gap under the tolerance mode)")
     out.append(Claim('1a', 'Under OMP with fixed sparsity, PGD is equivalent to noise (within a stated margin)', 'p = 0.58',
                      eq_meas, f'equivalence: the 95% CI of PGD - noise inside +-{EQUIV_MARGIN:.0%} of the tolerance-mode gap',
-                     eq, prof, 'the margin is our choice: the paper decides by p > 0.05, which cannot show that a gap is absent'))
-    both = direction(lasso_hi) and direction(lasso_lo)
+                     eq, prof, 'the margin is our choice: the paper decides by p > 0.05, which cannot show that a gap is absent',
+                     'none applies: a second noise draw is equivalent to noise by construction; the evidence is the width '
+                     'of the interval against the margin'))
+    both = beats(tt[lasso_hi]) and beats(tt[lasso_lo])
+    v = decided(both, [lasso_hi, lasso_lo])
     out.append(Claim('1b', 'Transferred to LASSO (both betas), PGD beats noise', 'PGD > noise',
                      f'{lasso_hi}: {meas(lasso_hi)}; {lasso_lo}: {meas(lasso_lo)}',
-                     f'Welch t-tests, PGD > noise, p < {ALPHA} for both', both, prof))
-    inc = lambda name, cond: sp[name][cond]['total'] - sp[name]['clean']['total']
-    less_robust = inc(lasso_lo, 'pgd') > inc(lasso_hi, 'pgd') and inc(lasso_lo, 'noise') > inc(lasso_hi, 'noise')
+                     f'Welch t-tests, PGD > noise, p < {ALPHA} for both', v, prof, NOT_EVIDENCE if v is None else '',
+                     ctl_text([lasso_hi, lasso_lo])))
+    rb = r['robustness']
+    less_robust = bool(rb['pgd']['lo'] > 0 and rb['noise']['lo'] > 0)
     out.append(Claim('1b', 'The lower beta is less robust to both PGD and noise', 'qualitative',
-                     f"increase over clean, PGD: {inc(lasso_lo, 'pgd'):.3g} (low) vs {inc(lasso_hi, 'pgd'):.3g} (high); "
-                     f"noise: {inc(lasso_lo, 'noise'):.3g} vs {inc(lasso_hi, 'noise'):.3g}",
-                     'mean error increase over clean larger for the lower beta, for both PGD and noise', less_robust, prof))
+                     f"increase over clean, low beta minus high beta, per signal: PGD {_ci(rb['pgd'])}; noise {_ci(rb['noise'])}",
+                     'paired 95% CI of the difference above 0, for both PGD and noise', less_robust, prof, '',
+                     'none applies: the rule compares two coders on the same inputs, not an attack with a baseline'))
+    se = r['sensitivity']; sc = se['control']
+    sens = bool(se['lo'] > 0); ctl_sens = bool(sc['lo'] > 0)
+    out.append(Claim('1b', 'The lower beta is more sensitive to PGD than to noise', 'qualitative',
+                     f"PGD - noise: {se['gap_low']:.3g} (low beta) vs {se['gap_high']:.3g} (high); per signal, low minus high "
+                     f"{_ci(se)}", 'paired 95% CI of (PGD - noise at the low beta) - (PGD - noise at the high beta) above 0',
+                     None if ctl_sens else sens, prof, NOT_EVIDENCE if ctl_sens else '',
+                     f"a second noise draw in place of PGD: {_ci(sc)}: {'passes' if ctl_sens else 'fails'} the rule"))
+    # the paper: "repeated with varying eps, very similar results" (supplement: l2 eps = 0.5; l_inf eps = 0.05)
+    need = [lista, omp_tol, lasso_hi, lasso_lo]
+    rows, ok_all, ctl_pass = [], True, 0
+    for b in r['sweep']:
+        ok_b = all(beats(b['tests'][n]) for n in need); ok_all &= ok_b
+        ctl_pass += all(beats(b['control'][n]) for n in need)
+        worst = min(need, key=lambda n: b['tests'][n]['lo'])
+        rows.append(f"{b['label']}: {'all four' if ok_b else 'not all'}; smallest gap {worst} {_diff_ci(b['tests'][worst]).rstrip(', ')}")
+    out.append(Claim('1', 'With other budgets (l2 eps = 0.5, l_inf eps = 0.05) the results are very similar', 'qualitative',
+                     '; '.join(rows), f'at every budget, PGD > noise with p < {ALPHA} on LISTA, OMP (tolerance) and both LASSOs',
+                     None if ctl_pass == len(r['sweep']) else bool(ok_all), prof,
+                     NOT_EVIDENCE if ctl_pass == len(r['sweep']) else '',
+                     f"a second noise draw in place of PGD passes the rule at {ctl_pass} of {len(r['sweep'])} budgets"))
     return out
 
 @figure_plot('fig1')
