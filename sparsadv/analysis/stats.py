@@ -10,7 +10,8 @@ from scipy import stats as _st
 from ..core.checks import SparsadvNumericWarning
 
 # %% auto #0
-__all__ = ['as_sample', 'ttest', 'levene_test', 'percentiles', 'mean_ci', 'summary', 'paired_ratio', 'paired_accuracy']
+__all__ = ['as_sample', 'ttest', 'levene_test', 'percentiles', 'mean_ci', 'summary', 'paired_ratio', 'paired_accuracy',
+           'ratio_of_means_ci']
 
 # %% ../../nbs/05_analysis_stats.ipynb #c0005
 def as_sample(a, name: str = 'a', min_n: int = 1) -> np.ndarray:
@@ -135,3 +136,23 @@ def paired_accuracy(a_correct, b_correct, confidence: float = 0.95) -> dict:
     p = float(_st.binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
     return dict(acc_a=float(a.mean()), acc_b=float(b.mean()), diff=m, lo=lo, hi=hi, p=p, n=int(a.size),
                 a_only=a_only, b_only=b_only)
+
+# %% ../../nbs/05_analysis_stats.ipynb #c0208
+def ratio_of_means_ci(a, b, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
+    """mean(a) / mean(b) for paired samples a: (n,) and b: (n,) measured on the same n units (e.g. the same signals
+    under two networks), with a percentile-bootstrap `confidence` interval (units resampled jointly, `n_boot` times,
+    seeded). Returns dict(ratio, lo, hi, n). The means of b must be positive."""
+    x, y = as_sample(a, 'a', 2), as_sample(b, 'b', 2)
+    if x.size != y.size:
+        raise ValueError(f"a and b must hold one value per unit for the same units, got {x.size} and {y.size} values")
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.95")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 100:
+        raise ValueError(f"n_boot={n_boot!r} must be an integer >= 100 (2000 is usual)")
+    if y.mean() <= 0: raise ValueError(f"mean(b) = {y.mean():.3g} must be positive for a ratio of means")
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(int(n_boot), x.size))
+    boot = x[idx].mean(1) / np.maximum(y[idx].mean(1), np.finfo(float).tiny)
+    q = (1 - confidence) / 2
+    lo, hi = np.quantile(boot, [q, 1 - q])
+    return dict(ratio=float(x.mean() / y.mean()), lo=float(lo), hi=float(hi), n=int(x.size))
+

@@ -2,12 +2,13 @@
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0003
 from __future__ import annotations
-import json
+import json, warnings
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from ..core.config import Profile, derive_seed, get_profile, make_generator
+from ..core.checks import check_number, check_tensor
 from ..data.synthetic import synthetic_batch
 from ..coding.omp import omp
 from ..coding.lasso import lasso, lasso_tol
@@ -15,7 +16,7 @@ from ..analysis.metrics import error_split, split_stats
 from ..models.lista import get_lista
 from ..attacks.pgd import pgd, equal_norm_noise
 from ..attacks.dict_attack import dict_attack
-from ..analysis.stats import ttest
+from ..analysis.stats import ttest, paired_ratio, ratio_of_means_ci, mean_ci
 from ..claims import Claim
 from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
@@ -25,59 +26,124 @@ from .registry import figure, figure_plot, FigureResult
 
 
 # %% auto #0
-__all__ = ['PAPER_FIG5', 'run_fig5', 'fig5_claims', 'plot_fig5', 'run_fig6', 'fig6_claims', 'plot_fig6']
+__all__ = ['FIG5_BETA_FACTORS', 'PAPER_FIG5', 'FIG6_CODE_READING_SIGNALS', 'FIG6_SAME_NETS', 'FIG6_DROP', 'run_fig5',
+           'fig5_claims', 'plot_fig5', 'lasso_code_reading', 'run_fig6', 'fig6_claims', 'plot_fig6']
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0005
 def _hist(values: np.ndarray, bins: np.ndarray) -> list[int]:
     return np.histogram(values, bins=bins)[0].tolist()
 
+def _code_stats(code: torch.Tensor) -> dict:
+    "Per perturbation: nonzero count, code energy ||a||^2 and mean |nonzero| (NaN where the code is all zero): (B,) each."
+    a = code.double()
+    count = (a != 0).sum(1).numpy().astype(float)
+    energy = (a ** 2).sum(1).numpy()
+    with np.errstate(invalid='ignore', divide='ignore'):
+        mean_abs = np.where(count > 0, a.abs().sum(1).numpy() / np.maximum(count, 1), np.nan)
+    return dict(count=count, energy=energy, mean_abs=mean_abs)
+
+FIG5_BETA_FACTORS = (1.0, 0.25, 1 / 16)   # Fig 5 repeated at the paper's beta and smaller ones (analysis)
+
+def _fig5_compare(a: dict, b: dict) -> dict:
+    "The three Fig 5 statistics of codes a against codes b of perturbations of the same signals: tests with 95% CIs."
+    ma, mb = a['mean_abs'], b['mean_abs']
+    return dict(count=ttest(a['count'], b['count']), energy=ttest(a['energy'], b['energy']),
+                mean_abs=ttest(ma[~np.isnan(ma)], mb[~np.isnan(mb)]) if (~np.isnan(ma)).sum() > 1 and (~np.isnan(mb)).sum() > 1 else None,
+                energy_ratio=paired_ratio(a['energy'], b['energy']) if (a['energy'] > 0).all() and (b['energy'] > 0).all() else None)
+
 @figure('fig5', chapter='12_dict_attack')
 def run_fig5(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
-    "Fig 5 (a, b): LASSO codes of delta_PGD vs equal-norm noise under LISTA's dictionary: nonzeros, energies, t-test."
+    """Fig 5 (a, b): LASSO codes of delta_PGD vs equal-norm noise under LISTA's dictionary: nonzeros, energies, t-tests;
+    a second noise draw as the model-free control; the same at smaller betas and for the minimum-norm code (analysis)."""
     p = get_profile(profile)
     net, info = get_lista(p, seed=seed, dict_seed=seed, progress=progress)
     D, X, A, X_pgd, delta, X_noise = synthetic_attack(net, p, seed)
     beta = p.lasso_betas[1]
-    codes = {'pgd': lasso(D, delta, beta), 'noise': lasso(D, X_noise - X, beta)}
-    nz = {k: v[v != 0].abs().double().numpy() for k, v in codes.items()}
-    count = {k: (v != 0).sum(1).double().numpy() for k, v in codes.items()}
-    energy = {k: (v.double() ** 2).sum(1).numpy() for k, v in codes.items()}
+    pert = {'pgd': delta, 'noise': X_noise - X,
+            'control': equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise', 'control'))}
+    codes = {k: lasso(D, v, beta) for k, v in pert.items()}
+    st = {k: _code_stats(v) for k, v in codes.items()}
+    nz = {k: v[v != 0].abs().double().numpy() for k, v in codes.items() if k != 'control'}
     top = max(float(max(a.max() if a.size else 0 for a in nz.values())), 1e-12)
     bins = np.linspace(0, top, 41)
+    energy = {k: st[k]['energy'] for k in ('pgd', 'noise')}
     ebins = np.linspace(0, max(float(e.max()) for e in energy.values()), 41)
+    # analysis: the same comparison at smaller betas, and for the minimum-norm code D^+ delta (beta -> 0)
+    sweep = []
+    for f in FIG5_BETA_FACTORS[1:]:
+        s2 = {k: _code_stats(lasso(D, pert[k], beta * f)) for k in ('pgd', 'noise')}
+        sweep.append(dict(beta=beta * f, **_fig5_compare(s2['pgd'], s2['noise']),
+                          count_pgd=float(s2['pgd']['count'].mean()), count_noise=float(s2['noise']['count'].mean())))
+    pinv = torch.linalg.pinv(D.double())
+    mn = {k: (pert[k].double() @ pinv.T).square().sum(1).numpy() for k in ('pgd', 'noise')}
     res = dict(figure='fig5', profile=p.to_dict(), seed=seed, beta=beta, eps=p.eps_l2,
                lista=dict(key=info['key'], test_nmse_db=info['test_nmse_db']),
                nonzeros={k: dict(n_total=int(v.size), mean_abs=float(v.mean()) if v.size else 0.0,
                                  hist=_hist(v, bins)) for k, v in nz.items()},
                nonzero_bins=bins.tolist(), energy_bins=ebins.tolist(),
-               count={k: dict(mean=float(v.mean())) for k, v in count.items()},
+               count={k: dict(mean=float(st[k]['count'].mean())) for k in ('pgd', 'noise')},
                energy={k: dict(mean=float(v.mean()), hist=_hist(v, ebins)) for k, v in energy.items()},
-               tests=dict(energy=ttest(energy['pgd'], energy['noise']), count=ttest(count['pgd'], count['noise'])))
+               tests=_fig5_compare(st['pgd'], st['noise']), control=_fig5_compare(st['control'], st['noise']),
+               beta_sweep=[dict(beta=beta, **_fig5_compare(st['pgd'], st['noise']),
+                                count_pgd=float(st['pgd']['count'].mean()), count_noise=float(st['noise']['count'].mean()))] + sweep,
+               min_norm=dict(energy_pgd=float(mn['pgd'].mean()), energy_noise=float(mn['noise'].mean()),
+                             ratio=paired_ratio(mn['pgd'], mn['noise'])))
     res['energy_ratio'] = res['energy']['pgd']['mean'] / max(res['energy']['noise']['mean'], 1e-300)
     res['claims'] = [c.to_dict() for c in fig5_claims(res)]
     return res
 
 PAPER_FIG5 = dict(pgd=0.976, noise=0.782)  # mean code energies reported in the paper (Fig 5b)
 
+
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0102
 def fig5_claims(r: dict) -> list[Claim]:
-    "Evaluate the paper's Fig 5 claims on run_fig5 results."
-    _check_results(r, 'fig5', ('tests', 'nonzeros', 'energy_ratio'))
-    prof, te, tc = r['profile']['name'], r['tests']['energy'], r['tests']['count']
-    more = tc['mean_a'] > tc['mean_b'] and tc['p'] < ALPHA
-    larger = r['nonzeros']['pgd']['mean_abs'] > r['nonzeros']['noise']['mean_abs']
+    """Evaluate the paper's Fig 5 claims on run_fig5 results; the same rules applied to the model-free control (a second
+    noise draw in place of the PGD perturbation) must fail, or the verdict is withheld."""
+    _check_results(r, 'fig5', ('tests', 'control', 'energy_ratio'))
+    prof, t, c = r['profile']['name'], r['tests'], r['control']
+    def more_larger(q):
+        m = q['mean_abs']
+        return bool(q['count']['mean_a'] > q['count']['mean_b'] and q['count']['p'] < ALPHA
+                    and m is not None and m['mean_a'] > m['mean_b'] and m['p'] < ALPHA)
+    def higher(q): return bool(q['energy']['mean_a'] > q['energy']['mean_b'] and q['energy']['p'] < ALPHA)
+    def ab(q):
+        m = q['mean_abs']
+        return (f"nonzeros per perturbation {q['count']['mean_a']:.3g} vs {q['count']['mean_b']:.3g} ({_diff_ci(q['count'])}"
+                f"{p_text(q['count']['p'])}); mean |nonzero| " +
+                (f"{m['mean_a']:.3g} vs {m['mean_b']:.3g} ({_diff_ci(m)}{p_text(m['p'])})" if m else 'undefined (all-zero codes)'))
+    def ratio(q):
+        e = q['energy_ratio']
+        return f"ratio x{e['ratio']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]" if e else 'ratio undefined (an all-zero code)'
     paper_ratio = PAPER_FIG5['pgd'] / PAPER_FIG5['noise']
-    return [
-        Claim('5a', 'The LASSO code of the PGD perturbation has more and larger nonzeros than that of noise',
-              'qualitative (histogram)',
-              f"nonzeros per perturbation {tc['mean_a']:.3g} vs {tc['mean_b']:.3g} ({_diff_ci(tc)}{p_text(tc['p'])}); "
-              f"mean |nonzero| {r['nonzeros']['pgd']['mean_abs']:.3g} vs {r['nonzeros']['noise']['mean_abs']:.3g}",
-              f'more nonzeros (t-test p < {ALPHA}) and a larger mean magnitude', bool(more and larger), prof),
-        Claim('5b', 'The code energy of the PGD perturbation is higher than that of noise',
-              f"{PAPER_FIG5['pgd']} vs {PAPER_FIG5['noise']} (ratio {paper_ratio:.2f})",
-              f"{te['mean_a']:.3g} vs {te['mean_b']:.3g} (ratio {r['energy_ratio']:.2f}), {_diff_ci(te)}{p_text(te['p'])}",
-              f'higher mean energy, t-test p < {ALPHA}; compare the ratio (absolute energies depend on the dictionary '
-              'size and eps)', bool(te['mean_a'] > te['mean_b'] and te['p'] < ALPHA), prof)]
+    def beta_note(rule, what):
+        "Where the rule holds at a smaller beta of the analysis, say so (numbers from the run)."
+        for b in r.get('beta_sweep', [])[1:]:
+            if rule(b):
+                e = b['energy_ratio']
+                return (f"at beta = {b['beta']:.3g} ({b['beta'] / r['beta']:.3g} x the paper's) {what} holds: nonzeros "
+                        f"{b['count_pgd']:.3g} vs {b['count_noise']:.3g}, energy ratio "
+                        + (f"x{e['ratio']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]" if e else 'undefined')
+                        + "; see the beta analysis in the chapter")
+        return ''
+    out = []
+    v, cv = more_larger(t), more_larger(c)
+    out.append(Claim('5a', 'The LASSO code of the PGD perturbation has more and larger nonzeros than that of noise',
+                     'qualitative (histogram)', ab(t),
+                     f'more nonzeros and a larger mean |nonzero| per perturbation (Welch t-tests, p < {ALPHA})',
+                     None if cv else v, prof, 'not evidence: a second noise draw passes the same rule' if cv else
+                     ('' if v else beta_note(more_larger, 'the rule')),
+                     f"a second noise draw in place of PGD: {ab(c)}: {'passes' if cv else 'fails'} the rule"))
+    v, cv = higher(t), higher(c)
+    out.append(Claim('5b', 'The code energy of the PGD perturbation is higher than that of noise',
+                     f"{PAPER_FIG5['pgd']} vs {PAPER_FIG5['noise']} (ratio {paper_ratio:.2f})",
+                     f"{t['energy']['mean_a']:.3g} vs {t['energy']['mean_b']:.3g} (per signal {ratio(t)}), "
+                     f"{_diff_ci(t['energy'])}{p_text(t['energy']['p'])}",
+                     f'higher mean energy, t-test p < {ALPHA}; compare the ratio (absolute energies depend on the dictionary '
+                     'size and eps)', None if cv else v, prof,
+                     'not evidence: a second noise draw passes the same rule' if cv else ('' if v else beta_note(higher, 'the rule')),
+                     f"a second noise draw in place of PGD: {ratio(c)}, {_diff_ci(c['energy'])}{p_text(c['energy']['p'])}: "
+                     f"{'passes' if cv else 'fails'} the rule"))
+    return out
 
 @figure_plot('fig5')
 def plot_fig5(r: dict):
@@ -96,17 +162,41 @@ def plot_fig5(r: dict):
     return fig
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0007
+FIG6_CODE_READING_SIGNALS = 200   # signals for the ablation with the authors' code's LASSO (scikit-learn, one fit each)
+
+def lasso_code_reading(D: torch.Tensor, X: torch.Tensor, tol: float, beta: float) -> tuple[torch.Tensor, int]:
+    """The authors' code's reading of "LASSO with a tolerance equal to the clean LISTA error": scikit-learn
+    `Lasso(alpha=beta / m, tol=tol, fit_intercept=False)`, i.e. the tolerance is the solver's convergence tolerance, not a
+    residual target. X: (B, m) -> codes (B, n), and how many fits stopped at max_iter without converging."""
+    from sklearn.linear_model import Lasso
+    from sklearn.exceptions import ConvergenceWarning
+    check_tensor(D, 'D', ndim=2); check_tensor(X, 'X', ndim=2)
+    check_number(tol, 'tol', positive=True); check_number(beta, 'beta', positive=True)
+    m = D.shape[0]
+    Dn = D.double().numpy(); out = np.zeros((X.shape[0], D.shape[1])); unconverged = 0
+    for i, x in enumerate(X.double().numpy()):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always', ConvergenceWarning)
+            out[i] = Lasso(alpha=beta / m, tol=tol, fit_intercept=False).fit(Dn, x).coef_
+        unconverged += any(issubclass(x_.category, ConvergenceWarning) for x_ in w)
+    return torch.from_numpy(out).to(X.dtype), unconverged
+
 @figure('fig6', chapter='12_dict_attack')
 def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None) -> dict:
-    "Fig 6 (a, b, c): clean / noise / PGD (net 1) / Dict-Attack on two LISTAs, OMP (tolerance) and LASSO."
+    """Fig 6 (a, b, c): clean / noise / PGD (net 1) / Dict-Attack on two LISTAs, OMP (tolerance) and LASSO; a random
+    universal direction of the same norm as the model-free control of the Dict-Attack; the authors' code's LASSO as an
+    ablation."""
     from sparsadv.attacks.dict_attack import dict_attack
     p = get_profile(profile)
     net1, info1 = get_lista(p, seed=seed, dict_seed=seed, progress=progress)
     net2, info2 = get_lista(p, seed=seed + 1, dict_seed=seed, jitter=0.05, progress=progress)
     D, X, A, X_pgd, delta, X_noise = synthetic_attack(net1, p, seed)
     X_da = X + dict_attack(D, p.eps_l2)[None, :]
+    # the model-free control of the Dict-Attack: one random direction of the same norm, added to every signal
+    u = torch.randn(D.shape[0], generator=make_generator(derive_seed(seed, 'fig6', 'random-universal')), dtype=torch.float64)
+    X_rand = X + (p.eps_l2 * u / u.norm()).to(X.dtype)[None, :]
     X_ce, omp_tol = authors_pgd(net1, X, p, seed), clean_residual(net1, X)
-    inputs = {'clean': X, 'noise': X_noise, 'pgd': X_pgd, 'pgd-ce': X_ce, 'da': X_da}
+    inputs = {'clean': X, 'noise': X_noise, 'pgd': X_pgd, 'pgd-ce': X_ce, 'da': X_da, 'random': X_rand}
     def coder(net):
         @torch.no_grad()
         def run(Z): return net(Z)
@@ -117,51 +207,98 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
     tests = {name: dict(da_vs_pgd=ttest(v['da']['totals'], v['pgd']['totals']),
                         da_vs_pgd_ce=ttest(v['da']['totals'], v['pgd-ce']['totals']),
-                        da_vs_noise=ttest(v['da']['totals'], v['noise']['totals'])) for name, v in split.items()}
+                        da_vs_noise=ttest(v['da']['totals'], v['noise']['totals']),
+                        random_vs_pgd=ttest(v['random']['totals'], v['pgd']['totals']),
+                        random_vs_noise=ttest(v['random']['totals'], v['noise']['totals'])) for name, v in split.items()}
+    n1, n2 = list(coders)[:2]
+    tot = lambda c, cond: split[c][cond]['totals']
+    nets = dict(da_ratio=ratio_of_means_ci(tot(n2, 'da'), tot(n1, 'da')),          # net 2 / net 1, same signals
+                random_ratio=ratio_of_means_ci(tot(n2, 'random'), tot(n1, 'random')),
+                pgd_ratio=ratio_of_means_ci(tot(n2, 'pgd'), tot(n1, 'pgd')),
+                pgd_inc_ratio=ratio_of_means_ci(tot(n2, 'pgd') - tot(n2, 'clean'), tot(n1, 'pgd') - tot(n1, 'clean')),
+                noise_ratio=ratio_of_means_ci(tot(n2, 'noise'), tot(n1, 'noise')),
+                noise_inc_ratio=ratio_of_means_ci(tot(n2, 'noise') - tot(n2, 'clean'), tot(n1, 'noise') - tot(n1, 'clean')))
+    # ablation: the authors' code's LASSO (scikit-learn, the tolerance as its convergence tolerance) on the first signals
+    k = min(FIG6_CODE_READING_SIGNALS, X.shape[0])
+    with torch.no_grad(): code_mse = float(((net1(X) - A) ** 2).mean())   # the clean LISTA error, per code entry
+    reading, unconv = {}, 0
+    for cond in ('clean', 'noise', 'pgd', 'da'):
+        codes, u_ = lasso_code_reading(D, inputs[cond][:k], code_mse, p.lasso_betas[1]); unconv += u_
+        reading[cond] = split_stats(A[:k], codes)
+    code_reading = dict(signals=k, tol=code_mse, beta=p.lasso_betas[1], unconverged=unconv, split=reading,
+                        da_vs_pgd=ttest(reading['da']['totals'], reading['pgd']['totals']))
     res = dict(figure='fig6', profile=p.to_dict(), seed=seed, eps=p.eps_l2, omp_tol=omp_tol,
                lista=[dict(key=i['key'], test_nmse_db=i['test_nmse_db']) for i in (info1, info2)],
-               split=split, tests=tests)
+               split=split, tests=tests, nets=nets, lasso_code_reading=code_reading)
     res['claims'] = [c.to_dict() for c in fig6_claims(res)]
     return res
 
+
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0104
+FIG6_SAME_NETS = 0.10    # "about equally": the net 2 / net 1 ratio of the DA error within 1 +- 10% (its whole 95% CI)
+FIG6_DROP = (0.10, 0.30) # "about 20% weaker": the drop on net 2, 10% to 30%
+
+def _rci(q: dict, fmt: str = '.3f') -> str:
+    return f"x{q['ratio']:{fmt}} [{q['lo']:{fmt}}, {q['hi']:{fmt}}]"
+
 def fig6_claims(r: dict) -> list[Claim]:
-    "Evaluate the paper's Fig 6 claims on run_fig6 results."
-    _check_results(r, 'fig6', ('split', 'tests'))
-    prof, sp, tt = r['profile']['name'], r['split'], r['tests']
+    """Evaluate the paper's Fig 6 claims on run_fig6 results. The model-free controls: a random universal direction of the
+    Dict-Attack's norm, judged by the Dict-Attack's rules, and equal-norm noise, judged by the transfer rule of PGD."""
+    _check_results(r, 'fig6', ('split', 'tests', 'nets'))
+    prof, sp, tt, nets = r['profile']['name'], r['split'], r['tests'], r['nets']
     n1, n2, o, l_t = list(sp)
     tot = lambda c, cond: sp[c][cond]['total']
-    inc = lambda c, cond: tot(c, cond) - tot(c, 'clean')
-    da_top = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd')) for c in (n1, n2))
-    da_gap = abs(tot(n1, 'da') - tot(n2, 'da')) / max(tot(n1, 'da'), 1e-300)
-    drop_total = 1 - tot(n2, 'pgd') / tot(n1, 'pgd')
-    drop_inc = 1 - inc(n2, 'pgd') / inc(n1, 'pgd') if inc(n1, 'pgd') > 0 else float('nan')
-    beats = {c: tt[c]['da_vs_pgd']['mean_a'] > tt[c]['da_vs_pgd']['mean_b'] and tt[c]['da_vs_pgd']['p'] < ALPHA
-             for c in (o, l_t)}
-    da_line = lambda c: (f"{c}: DA {tt[c]['da_vs_pgd']['mean_a']:.3g} vs PGD {tt[c]['da_vs_pgd']['mean_b']:.3g} "
-                         f"({_diff_ci(tt[c]['da_vs_pgd'])}{p_text(tt[c]['da_vs_pgd']['p'])})")
+    above = lambda t: bool(t['lo'] > 0)   # the whole 95% CI of the difference above 0
+    # 6c: the attack highest on both nets (above PGD and noise, CIs), about equally (ratio CI within 1 +- 10%)
+    def highest(who):
+        return all(above(tt[c][f'{who}_vs_pgd']) and above(tt[c][f'{who}_vs_noise']) for c in (n1, n2))
+    def equal(q): return bool(1 - FIG6_SAME_NETS < q['lo'] and q['hi'] < 1 + FIG6_SAME_NETS)
+    da_ok, ctl_top = highest('da') and equal(nets['da_ratio']), highest('random') and equal(nets['random_ratio'])
+    # 6c transfer: PGD made on net 1 weaker on net 2 by 10-30% (point estimate), and weaker at all (CI of the drop above 0)
+    def weaker(q_tot, q_inc):
+        return any(FIG6_DROP[0] <= 1 - q['ratio'] <= FIG6_DROP[1] and q['hi'] < 1 for q in (q_tot, q_inc))
+    drop_ok, ctl_drop = weaker(nets['pgd_ratio'], nets['pgd_inc_ratio']), weaker(nets['noise_ratio'], nets['noise_inc_ratio'])
+    drop = lambda q: f"{1 - q['ratio']:.1%} [{1 - q['hi']:.1%}, {1 - q['lo']:.1%}]"
+    # 6a/6b: DA above PGD on OMP and LASSO
+    beats = {c: above(tt[c]['da_vs_pgd']) for c in (o, l_t)}; ctl_beats = all(above(tt[c]['random_vs_pgd']) for c in (o, l_t))
+    da_line = lambda c, who='da', name='DA': (f"{c}: {name} {tt[c][f'{who}_vs_pgd']['mean_a']:.3g} vs PGD {tt[c][f'{who}_vs_pgd']['mean_b']:.3g} "
+                                             f"({_diff_ci(tt[c][f'{who}_vs_pgd'])}{p_text(tt[c][f'{who}_vs_pgd']['p'])})")
     # the same claims with the authors' code's PGD objective (cross-entropy), reported in the notes
     da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
     drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')
-    drop_inc_ce = 1 - inc(n2, 'pgd-ce') / inc(n1, 'pgd-ce') if inc(n1, 'pgd-ce') > 0 else float('nan')
     beats_ce = [c for c in (o, l_t) if tot(c, 'da') > tot(c, 'pgd-ce') and tt[c]['da_vs_pgd_ce']['p'] < ALPHA]
     ce_note = ("with the authors' code's objective (cross-entropy PGD): "
                f"net 1 {tot(n1, 'pgd-ce'):.3g}, net 2 {tot(n2, 'pgd-ce'):.3g}")
+    NOT_EV = 'not evidence: the control passes the same rule; '
+    cr = r.get('lasso_code_reading')
+    cr_note = ('' if not cr else
+               f"; with the authors' code's LASSO (scikit-learn, tol = {cr['tol']:.2g} as the convergence tolerance, "
+               f"{cr['signals']} signals): DA {cr['da_vs_pgd']['mean_a']:.3g} vs PGD {cr['da_vs_pgd']['mean_b']:.3g} "
+               f"({_diff_ci(cr['da_vs_pgd'])}{p_text(cr['da_vs_pgd']['p'])})")
     return [
         Claim('6c', 'Dict-Attack gives the highest error on both LISTAs, about equally', 'qualitative (bars)',
-              f"DA {tot(n1, 'da'):.3g} / {tot(n2, 'da'):.3g} (net 1 / net 2), relative difference {da_gap:.1%}; "
-              f"PGD {tot(n1, 'pgd'):.3g} / {tot(n2, 'pgd'):.3g}",
-              'DA mean error above clean, noise and PGD on both nets, and within 10% between nets',
-              bool(da_top and da_gap < 0.10), prof,
-              f"{ce_note}: DA highest on both nets: {'yes' if da_top_ce else 'no'}"),
+              f"DA {tot(n1, 'da'):.3g} / {tot(n2, 'da'):.3g} (net 1 / net 2; net 2 / net 1 {_rci(nets['da_ratio'])}); "
+              f"DA - PGD on net 1 {_diff_ci(tt[n1]['da_vs_pgd']).rstrip(', ')}, on net 2 {_diff_ci(tt[n2]['da_vs_pgd']).rstrip(', ')}",
+              f'on both nets the 95% CIs of DA - PGD and DA - noise above 0, and the net 2 / net 1 ratio of the DA error '
+              f'within 1 +- {FIG6_SAME_NETS:.0%} (whole CI)',
+              None if ctl_top else bool(da_ok), prof,
+              (NOT_EV if ctl_top else '') + f"{ce_note}: DA highest on both nets: {'yes' if da_top_ce else 'no'}",
+              f"a random universal direction of the same norm: {tot(n1, 'random'):.3g} / {tot(n2, 'random'):.3g}; minus PGD on "
+              f"net 1 {_diff_ci(tt[n1]['random_vs_pgd']).rstrip(', ')}: {'passes' if ctl_top else 'fails'} the rule"),
         Claim('6c', 'PGD crafted on net 1 is about 20% weaker on net 2', 'about 20%',
-              f'drop {drop_total:.1%} in total error, {drop_inc:.1%} in the increase over clean',
-              'a drop of 10-30% in total error or in the increase over clean',
-              bool(0.10 <= drop_total <= 0.30 or 0.10 <= drop_inc <= 0.30), prof,
-              f"{ce_note}: drop {drop_ce:.1%} in total error, {drop_inc_ce:.1%} in the increase over clean"),
+              f"drop {drop(nets['pgd_ratio'])} in total error, {drop(nets['pgd_inc_ratio'])} in the increase over clean",
+              f'a drop of {FIG6_DROP[0]:.0%}-{FIG6_DROP[1]:.0%} (point estimate) with its 95% CI above 0, in total error or '
+              'in the increase over clean', None if ctl_drop else bool(drop_ok), prof,
+              (NOT_EV if ctl_drop else '') + f"{ce_note}: drop {drop_ce:.1%} in total error",
+              f"equal-norm noise (made without either net): drop {drop(nets['noise_ratio'])} in total error, "
+              f"{drop(nets['noise_inc_ratio'])} in the increase: {'passes' if ctl_drop else 'fails'} the rule"),
         Claim('6a/6b', 'Dict-Attack beats PGD on OMP and LASSO', 'qualitative (bars)', '; '.join(da_line(c) for c in (o, l_t)),
-              f'Welch t-test DA > PGD, p < {ALPHA}, for OMP and LASSO (both at the clean LISTA error)', bool(all(beats.values())), prof,
-              "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none'))]
+              f'95% CI of DA - PGD above 0 (Welch), for OMP and LASSO (both at the clean LISTA error)',
+              None if ctl_beats else bool(all(beats.values())), prof,
+              (NOT_EV if ctl_beats else '') + "with the authors' code's objective (cross-entropy PGD), DA beats PGD on: "
+              + (', '.join(beats_ce) or 'none') + cr_note,
+              'a random universal direction of the same norm in place of DA: '
+              + '; '.join(da_line(c, 'random', 'random') for c in (o, l_t)) + f": {'passes' if ctl_beats else 'fails'} the rule")]
 
 @figure_plot('fig6')
 def plot_fig6(r: dict):
@@ -169,5 +306,6 @@ def plot_fig6(r: dict):
     clean, noise, PGD, DA."""
     n1, n2, o, l_t = list(r['split'])
     order = [(o, '(a) '), (l_t, '(b) '), (n1, '(c) '), (n2, '(c) ')]
-    return error_split_bars({tag + name: r['split'][name] for name, tag in order}, ncols=2,
+    conds = ('clean', 'noise', 'pgd', 'da', 'random')   # the paper's bars and the control (the cross-entropy PGD: a table)
+    return error_split_bars({tag + name: {c: r['split'][name][c] for c in conds if c in r['split'][name]} for name, tag in order}, ncols=2,
                             title=f"Fig 6 at profile '{r['profile']['name']}' (eps = {r['eps']:.3g})")
