@@ -46,8 +46,10 @@ class Claim:
         return cls(**d)
 
 def verdict(c: Claim) -> str:
-    "A short verdict word for a claim."
+    """A short verdict word for a claim: reproduced, not reproduced, not tested, or not evidence (left undecided because
+    its model-free control passes the same rule: `reproduced` is None and the note starts with 'not evidence')."""
     if not isinstance(c, Claim): raise ArgumentTypeError(f"c must be a Claim, got {type(c).__name__}")
+    if c.reproduced is None and c.note.startswith('not evidence'): return 'not evidence'
     return {True: 'reproduced', False: 'not reproduced', None: 'not tested'}[c.reproduced]
 
 def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
