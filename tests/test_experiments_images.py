@@ -3,9 +3,12 @@ import numpy as np
 import pytest
 from sparsadv.claims import Claim
 from sparsadv.experiments.registry import _jsonable
-from sparsadv.experiments.images import _controlled, run_fig2, run_fig3, run_fig4, fig2_claims, fig3_claims, fig4_claims, PAPER_FIG4, EPS_LINF, N_SUB, SUB_SIZE
+import torch
+from sparsadv.coding.dictionary import ConvDictionary
+from sparsadv.experiments.images import (run_fig2, run_fig3, run_fig4, EPS_LINF, N_SUB, SUB_SIZE, gaussian_dense_like,
+                                         atom_group_anatomy)
 
-CLAIM_KEYS = {'figure', 'claim', 'paper', 'measured', 'test', 'reproduced', 'profile', 'note'}
+CLAIM_KEYS = {'figure', 'claim', 'paper', 'measured', 'test', 'reproduced', 'profile', 'note', 'control'}
 
 def _same(a, b):
     "Equal as JSON (NaN-safe through json round-trip of repr)."
@@ -17,6 +20,7 @@ def _check_claims(claims, profile='quick'):
         assert set(d) == CLAIM_KEYS
         assert d['reproduced'] in (True, False, None) and d['profile'] == profile
         assert isinstance(d['measured'], str) and d['measured'] and d['test']
+        assert d['control'], f"claim {d['claim']!r} names no control (nor why none applies)"
         Claim.from_dict(d)
 
 @pytest.fixture(scope='module')
@@ -40,16 +44,6 @@ def test_fig2_content(fig2_pair):
     assert t['n_a'] == r['n_coefficients'] and t['mean_a'] == pytest.approx(pgd['change']['mean'], rel=1e-9)
     assert 0 <= pgd['change']['share_near_zero'] <= 1
     _check_claims(r['claims'])
-
-def _q(ratio, lo, hi):
-    return dict(ratio=ratio, lo=lo, hi=hi, p=0.01, n=20, holds=lo > 1, below=hi < 1)
-
-def test_fig2_rule_holds_fails_and_control():
-    "The verdict rule: holds when the attack's CI is above 1 and the control's is not; withheld when the control passes."
-    assert _controlled(_q(1.5, 1.3, 1.7), _q(1.0, 0.9, 1.1))[0] is True       # holds
-    assert _controlled(_q(1.0, 0.9, 1.1), _q(1.0, 0.9, 1.1))[0] is False      # fails
-    ok, note = _controlled(_q(3.0, 2.8, 3.2), _q(3.1, 2.9, 3.3))             # a model-free control passes: no verdict
-    assert ok is None and 'not evidence' in note
 
 def test_fig2_many_images_and_controls(fig2_pair):
     r = fig2_pair[0]; im = r['images']
@@ -84,7 +78,22 @@ def test_fig3_content(fig3_pair):
             assert len(blk['spectra']['cond'][g]) == N_SUB and len(blk['spectra']['curves'][g]['mean']) == SUB_SIZE
             # without replacement, a sub-matrix of distinct atoms; with replacement (authors' code) repeats give zeros
             assert blk['spectra']['summary'][g]['min_sv_mean'] > 1e-6
-    assert [c['figure'] for c in r['claims']] == ['3a', '3b', '3c', '3d']
+    assert [c['figure'] for c in r['claims']] == ['3a', '3a', '3b', '3c', '3d', '3d', '3c', '3d', '3d']
+    for name in ('convlista', 'gaussian', 'gaussian_dense'):
+        blk = r['dictionaries'][name]
+        for cmp in blk['comparisons'].values():
+            q = cmp['sd_ratio']
+            assert q['lo'] <= q['ratio'] <= q['hi']
+        # the sd ratio is the ratio of the summaries' sds
+        assert blk['comparisons']['PGD / noise']['sd_ratio']['ratio'] == pytest.approx(
+            blk['summary']['pgd']['sd'] / blk['summary']['noise']['sd'], rel=1e-9)
+        sp = blk['spectra']
+        for g, (lo, hi) in sp['median_ci'].items():
+            assert lo <= sp['medians'][g] <= hi and sp['medians'][g] == pytest.approx(np.median(sp['cond'][g]))
+    # the dense reading has the conv dictionary's shape
+    assert r['dictionaries']['gaussian_dense']['n_atoms'] == r['dictionaries']['convlista']['n_atoms']
+    an = r['dictionaries']['convlista']['anatomy']
+    assert set(an['groups']) == {'top', 'bottom', 'random'} and 0 <= an['stability']['all atoms']['top_gt_bottom_share'] <= 1
     _check_claims(r['claims'])
 
 def test_fig3_seed_changes_numbers(fig3_pair):
@@ -98,7 +107,6 @@ def test_fig4_not_run_without_data(tmp_path, monkeypatch):
         assert r['ran'] is False and r['data_present'] is False and 'Tiny ImageNet is absent' in r['reason']
         assert 'dictionaries' not in r
         assert len(r['claims']) == 1 and r['claims'][0]['reproduced'] is None and r['claims'][0]['measured'] == 'not run'
-        assert '1.172' in r['claims'][0]['paper']
         _check_claims(r['claims'], prof)
         json.dumps(_jsonable(r))
 
@@ -107,3 +115,34 @@ def test_registry():
     assert {f for f, m in FIGURE_MODULES.items() if m == 'images'} == {'fig2', 'fig3', 'fig4'}
     for f in ('fig2', 'fig3', 'fig4'):
         assert REGISTRY[f].chapter == '11_images' and callable(REGISTRY[f].run) and callable(REGISTRY[f].plot)
+
+
+def test_gaussian_dense_like():
+    D = gaussian_dense_like(20, 50, seed=3, chunk=16)
+    assert D.shape == (20, 50) and D.dtype == torch.float32
+    assert torch.allclose(D.norm(dim=0), torch.ones(50), atol=1e-5)
+    assert torch.equal(D, gaussian_dense_like(20, 50, seed=3, chunk=16))
+    assert not torch.equal(D, gaussian_dense_like(20, 50, seed=4, chunk=16))
+    # columns are not copies across chunks (each chunk has its own seed)
+    assert (D[:, :16].T @ D[:, 16:32]).abs().max() < 0.95
+    with pytest.raises(ValueError, match='chunk'): gaussian_dense_like(20, 50, chunk=0)
+
+
+def test_atom_group_anatomy_finds_planted_groups():
+    "Correlations planted on one filter's top-edge atoms (top) and on corner atoms of the others (bottom) are found."
+    H = W = 12; F = 4
+    w = torch.randn(1, F, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    D = ConvDictionary(w, (H, W)).normalized_filters()
+    S = torch.ones(6, F * H * W, dtype=torch.float64)
+    S[:, [0 * H * W + 0 * W + x for x in range(W)] + [0 * H * W + 1 * W + x for x in range(W)] +
+         [0 * H * W + 2 * W + x for x in range(W)]] = 5.0                     # filter 0, rows 0-2: most correlated
+    corners = [f * H * W + y * W + x for f in (1, 2, 3) for y in (0, H - 1) for x in (0, 1, W - 2, W - 1)]
+    S[:, corners] = 0.01
+    S[:, [f * H * W + 5 * W + x for f in (1, 2) for x in range(3, 9)]] = 0.02  # complete atoms make up the rest of bottom
+    a = atom_group_anatomy(D, S, k=30, seed=0, n_resamples=2)
+    top, bottom = a['groups']['top'], a['groups']['bottom']
+    assert top['top_filter'] == 0 and top['top_filter_share'] == 1.0 and top['mean_edge_distance'] <= 2
+    assert bottom['truncated_share'] < 1 and bottom['mean_norm'] < 1 and bottom['n_filters'] == 3
+    assert a['groups']['random']['mean_norm'] > bottom['mean_norm']
+    assert a['n_complete'] == F * (H - 2) * (W - 2) and len(a['sample_size']) >= 2
+    with pytest.raises(ValueError, match='shape'): atom_group_anatomy(D, S[:, :10])
