@@ -5,8 +5,7 @@ from __future__ import annotations
 import math, warnings
 import numpy as np
 import torch
-import pytorch_msssim
-from ..core.checks import check_tensor, check_number, SparsadvNumericWarning
+from ..core.checks import check_tensor, check_number, SparsadvNumericWarning, require
 
 # %% auto #0
 __all__ = ['nmse_db', 'error_split', 'split_stats', 'psnr', 'ssim']
@@ -75,4 +74,4 @@ def ssim(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch
                       "pytorch-msssim skips the Gaussian smoothing along that axis, so this is not the standard SSIM",
                       SparsadvNumericWarning, stacklevel=2)
     x_hat = x_hat.to(x.dtype)
-    return pytorch_msssim.ssim(x_hat, x, data_range=data_range, size_average=False)
+    return require('pytorch_msssim', 'ssim').ssim(x_hat, x, data_range=data_range, size_average=False)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 from ..core.config import EPS_LINF_CLS
-from ..core.checks import check_positive_int, check_tensor, check_number, check_seed
+from ..core.checks import check_positive_int, check_tensor, check_number, check_seed, require
 from .pgd import parse_norm, _project, _model_dtype
 
 # %% auto #0
@@ -42,10 +42,7 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
         if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
             raise ValueError(f"y must be None (the model's prediction) or an integer tensor of shape ({x.shape[0]},)")
     if x.shape[0] == 0: return x.detach().clone()   # an empty batch: nothing to attack
-    try:
-        import torchattacks
-    except ImportError as e:
-        raise ImportError("autoattack needs torchattacks: pip install --no-deps torchattacks==3.5.1") from e
+    torchattacks = require('torchattacks', 'autoattack')
     dev = next(iter(list(model.parameters()) + list(model.buffers())), x).device
     tnorm = 'Linf' if p == math.inf else 'L2'
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []

@@ -9,7 +9,7 @@ import torch.nn as nn
 from ..core.config import derive_seed
 from ..core.cache import rng_isolated
 from ..models.classifiers import eval_mode
-from ..core.checks import ArgumentTypeError, SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor
+from ..core.checks import ArgumentTypeError, SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor, require
 from .pgd import _model_dtype
 
 # %% auto #0
@@ -32,6 +32,7 @@ def _art():
     import warnings
     with warnings.catch_warnings(), rng_isolated():   # importing ART draws from the global `random` generator once
         warnings.filterwarnings('ignore', message='IProgress not found')
+        require('art', 'the universal perturbations (UAP, targeted UAP)')
         from art.estimators.classification import PyTorchClassifier
         from art.attacks.evasion import UniversalPerturbation, TargetedUniversalPerturbation
     return PyTorchClassifier, UniversalPerturbation, TargetedUniversalPerturbation

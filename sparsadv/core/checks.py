@@ -2,14 +2,15 @@
 
 # %% ../../nbs/00a_core_checks.ipynb #c0003
 from __future__ import annotations
-import math, numbers
+import importlib, math, numbers
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MAX_SEED', 'ArgumentTypeError', 'with_overrides', 'check_positive_int', 'check_number', 'check_seed', 'check_choice',
-           'SparsadvNumericWarning', 'check_tensor', 'check_unit_columns', 'nearest_existing', 'check_file_path']
+__all__ = ['MAX_SEED', 'OPTIONAL', 'ArgumentTypeError', 'with_overrides', 'check_positive_int', 'check_number', 'check_seed',
+           'check_choice', 'SparsadvNumericWarning', 'check_tensor', 'check_unit_columns', 'nearest_existing',
+           'check_file_path', 'require']
 
 # %% ../../nbs/00a_core_checks.ipynb #c0004
 class ArgumentTypeError(TypeError, ValueError):
@@ -119,3 +120,23 @@ def check_file_path(path, name: str, example: str = 'file') -> Path:
     q = nearest_existing(p.parent)
     if not q.is_dir(): raise ValueError(f"{name}={str(path)!r} lies under {str(q)!r}, which is a file: pass a path in a folder")
     return p
+
+# %% ../../nbs/00a_core_checks.ipynb #c0102
+# the optional packages, the extra of `pip install 'sparsadv[extra]'` that brings each, and its name on PyPI
+OPTIONAL = {'pytorch_msssim': ('images', 'pytorch-msssim'), 'mlxtend': ('images', 'mlxtend'),
+            'art': ('attacks', 'adversarial-robustness-toolbox'), 'torchattacks': ('autoattack', 'torchattacks'),
+            'spams': ('bench', 'spams-bin'), 'cleverhans': ('bench', 'cleverhans')}
+
+def require(module: str, what: str):
+    """Import the optional package `module` (a key of OPTIONAL) for `what` (e.g. 'ssim'), or raise an ImportError that
+    names the extra to install. The core install (`pip install sparsadv`) imports every module of the package; the
+    image data and metrics, the universal and AutoAttack baselines and the benchmarks need an extra."""
+    if module not in OPTIONAL: raise ValueError(f"module={module!r} is not an optional dependency: one of {sorted(OPTIONAL)}")
+    extra, pypi = OPTIONAL[module]
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        how = ("pip install --no-deps torchattacks==3.5.1 (its pin of an old `requests` conflicts with current "
+               "libraries; it needs nothing else)" if extra == 'autoattack' else f"pip install 'sparsadv[{extra}]' (or {pypi})")
+        raise ImportError(f"{what} needs the optional package {pypi}, which is not installed: {how}") from e
+

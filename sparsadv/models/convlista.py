@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import pytorch_msssim
 from ..core.cache import cached
 from ..core.config import derive_seed, get_profile, make_generator, Profile
+from ..core.checks import require
 from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_number, check_seed,
                                   check_choice, ArgumentTypeError)
 from ..data.images import eval_split, load_images
@@ -97,7 +97,7 @@ def convlista_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if x_hat.shape != x.shape: raise ValueError(f"x_hat {tuple(x_hat.shape)} and x {tuple(x.shape)} must have the same shape")
     if x.shape[0] == 0: raise ValueError("x holds no images: the loss is a mean over the batch, pass at least one")
     if x.dtype != x_hat.dtype: x = x.to(x_hat.dtype)
-    return 0.8 * (1 - pytorch_msssim.ssim(x_hat, x, data_range=1.0, size_average=True)) + 0.2 * (x_hat - x).abs().mean()
+    return 0.8 * (1 - require('pytorch_msssim', "ConvLISTA's SSIM loss").ssim(x_hat, x, data_range=1.0, size_average=True)) + 0.2 * (x_hat - x).abs().mean()
 
 @torch.no_grad()
 def evaluate_convlista(model: ConvLISTA, X: torch.Tensor, batch: int = 256) -> dict:
