@@ -37,9 +37,12 @@ def _fig7(p: Profile, key: str):
     return fig7_settings(p)[key]
 
 def _fig7_panel(p: Profile, panel: str, key: str):
-    "A Fig 7 setting of panel 'a' (MNIST) or 'b' (CIFAR-10): 'not run' when the profile runs the other panel."
-    runs = 'a' if p.image_dataset.startswith('mnist') else 'b' if p.image_dataset == 'cifar10' else None
-    return _fig7(p, key) if runs == panel else NOT_RUN
+    """A Fig 7 setting of panel 'a' (MNIST) or 'b' (CIFAR-10) at profile p (key 'dataset': the panel's dataset); 'not run'
+    when the panel's images are not on this machine, as run_fig7 then does not run it."""
+    from sparsadv.experiments.universal import fig7_dataset, fig7_data_missing
+    ds = fig7_dataset(panel, p)
+    if fig7_data_missing(ds): return NOT_RUN
+    return ds if key == 'dataset' else _fig7(p, key)
 
 def _aa(p: Profile, key: str):
     from sparsadv.experiments.images import _aa_settings
@@ -93,8 +96,13 @@ SETTINGS: list[Setting] = [
     Setting(('fig4',), 'dataset', 'tiny-imagenet', lambda p: 'tiny-imagenet' if p.name == 'paper' else NOT_RUN),
     Setting(('fig4',), 'classifier', 'resnet50', lambda p: 'resnet50' if p.name == 'paper' else NOT_RUN),
     # the universal attacks (section 4.3, Fig 7)
-    Setting(('fig7',), 'Fig 7a: task network on MNIST', 'resnet18', lambda p: _fig7_panel(p, 'a', 'task')),
-    Setting(('fig7',), 'Fig 7b: task network on CIFAR-10', 'wrn28_10', lambda p: _fig7_panel(p, 'b', 'task')),
+    Setting(('fig7',), 'Fig 7a: dataset', 'mnist', lambda p: _fig7_panel(p, 'a', 'dataset'),
+            note="mnist5k: 5,000 real MNIST digits (4,000 train, 1,000 test), bundled for offline runs"),
+    Setting(('fig7',), 'Fig 7a: task network on MNIST', 'resnet18', lambda p: _fig7_panel(p, 'a', 'task_a')),
+    Setting(('fig7',), 'Fig 7b: dataset', 'cifar10', lambda p: _fig7_panel(p, 'b', 'dataset'),
+            note='not run where the CIFAR-10 files are not on the machine (never replaced by another dataset)'),
+    Setting(('fig7',), 'Fig 7b: task network on CIFAR-10', 'wrn28_10', lambda p: _fig7_panel(p, 'b', 'task_b'),
+            note='a smaller stand-in below the paper profile'),
     Setting(('fig7',), 'task network epochs', 100, lambda p: _fig7(p, 'task_epochs'), source='supplement'),
     Setting(('fig7',), 'images the UAPs are computed on', 2000, lambda p: _fig7(p, 'n_attack'), source="authors' code"),
     Setting(('fig7',), 'UAP iterations', 5, lambda p: _fig7(p, 'uap_max_iter'), METHOD, source="authors' code"),
@@ -108,9 +116,9 @@ SETTINGS: list[Setting] = [
                  "all zero"),
     Setting(('fig7',), 'test images', 'all', lambda p: _fig7(p, 'n_eval') or 'all'),
     Setting(('fig7',), 'Fig 7a: dictionary fine-tuned with the classifier', False,
-            lambda p: _fig7_panel(p, 'a', 'finetune'), METHOD),
+            lambda p: _fig7_panel(p, 'a', 'finetune_a'), METHOD),
     Setting(('fig7',), 'Fig 7b: dictionary fine-tuned with the classifier', True,
-            lambda p: _fig7_panel(p, 'b', 'finetune'), METHOD),
+            lambda p: _fig7_panel(p, 'b', 'finetune_b'), METHOD),
 ]
 
 # %% ../../nbs/08e_experiments_settings.ipynb #c0005

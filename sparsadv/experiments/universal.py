@@ -2,7 +2,7 @@
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0003
 from __future__ import annotations
-import contextlib, random, time, warnings
+import contextlib, copy, random, time, warnings
 import numpy as np
 import torch
 import torch.nn as nn
@@ -12,7 +12,7 @@ from ..data.images import eval_split, load_images, check_image_dataset
 from ..models.convlista import get_convlista, ConvLISTA, convlista_loss
 from ..models.classifiers import get_classifier, accuracy, eval_mode
 from ..attacks.pgd import equal_norm_noise
-from ..analysis.stats import paired_accuracy
+from ..analysis.stats import paired_accuracy, mean_ci
 from ..attacks.dict_attack import class_pair_directions, class_pair_attack, dict_attack
 from ..claims import Claim
 from ..plots import PAGE_WIDTH
@@ -22,8 +22,9 @@ from .registry import _check_results
 
 
 # %% auto #0
-__all__ = ['FIG7_EPS', 'FIG7_BASELINES', 'CONTROL', 'PAPER_FIG7', 'FIG7_SETTINGS', 'fig7_settings', 'correct_unclipped',
-           'accuracy_unclipped', 'run_fig7', 'fig7_claims', 'plot_fig7']
+__all__ = ['FIG7_EPS', 'FIG7_BASELINES', 'CONTROL', 'PAPER_FIG7', 'FIG7_PANELS', 'FIG7_SETTINGS', 'FIG7_GRID', 'NOISE3',
+           'FIG7_CLAIMS', 'FIG7_COLORS', 'fig7_settings', 'fig7_dataset', 'fig7_data_missing', 'correct_unclipped',
+           'accuracy_unclipped', 'fig7_protocols', 'fig7_eps_reaching', 'run_fig7', 'fig7_claims', 'plot_fig7']
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0004
 from ..models.code_classifier import CodeClassifier, train_code_classifier
@@ -38,15 +39,24 @@ PAPER_FIG7 = {  # accuracy of the task network, from the authors' released array
               'targeted UAP': [.951, .937, .890, .807, .700], 'noise': [.955, .953, .952, .955, .951]},
     'cifar10': {'class-pair DA': [.884, .782, .621, .466, .348], 'UAP': [.897, .856, .801, .740, .679],
                 'targeted UAP': [.897, .853, .789, .710, .641], 'noise': [.889, .819, .723, .639, .556]}}
+# the two panels, fixed at every profile (a profile sets sizes only): dataset family, task network, dictionary fine-tuning
+FIG7_PANELS = {
+    'a': dict(family='mnist', task='resnet18', finetune=False, title='MNIST, ResNet18 (digits stacked to 3 channels)'),
+    'b': dict(family='cifar10', task='wrn28_10', finetune=True, title='CIFAR-10, WRN-28-10 (dictionary fine-tuned)')}
 FIG7_SETTINGS = {
-    # n_attack: training images the UAPs are computed on (2000 in the paper); n_eval: test images (None: all)
-    'quick': dict(n_attack=24, n_eval=128, task='resnet18', task_epochs=1, head_epochs=1, head_lr=1e-3,
-                  uap_max_iter=1, tuap_max_iter=1, pgd_max_iter=3, finetune=False),
+    # n_attack: training images the UAPs are computed on (2000 in the paper); n_eval: test images (None: all);
+    # task_a / task_b: the task network of each panel (task_b: a smaller stand-in for WRN-28-10 below the paper profile);
+    # protocol_batch: batch size of the batch-statistics evaluation (the authors' evaluation: 32 images per batch)
+    'quick': dict(n_attack=24, n_eval=128, task_a='resnet18', task_b='smallcnn', task_epochs=1, head_epochs=1,
+                  head_lr=1e-3, uap_max_iter=1, tuap_max_iter=1, pgd_max_iter=3, finetune_a=False, finetune_b=True,
+                  protocol_batch=32),
     # cpu: the paper's iteration counts on fewer images (40 instead of 2000), so that the baselines are the paper's
-    'cpu': dict(n_attack=40, n_eval=500, task='resnet18', task_epochs=5, head_epochs=5, head_lr=1e-3,
-                uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune=False),
-    'paper': dict(n_attack=2000, n_eval=None, task='wrn28_10', task_epochs=100, head_epochs=20, head_lr=1e-3,
-                  uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune=True),
+    'cpu': dict(n_attack=40, n_eval=500, task_a='resnet18', task_b='resnet18', task_epochs=5, head_epochs=5,
+                head_lr=1e-3, uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune_a=False, finetune_b=True,
+                protocol_batch=32),
+    'paper': dict(n_attack=2000, n_eval=None, task_a='resnet18', task_b='wrn28_10', task_epochs=100, head_epochs=20,
+                  head_lr=1e-3, uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune_a=False, finetune_b=True,
+                  protocol_batch=32),
 }
 
 def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
@@ -56,13 +66,34 @@ def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
     s = with_overrides(s, overrides, 'Fig 7')
     # every setting checked here, before any network is trained
     from sparsadv.models.classifiers import CLASSIFIERS
-    for k in ('n_attack', 'task_epochs', 'head_epochs', 'uap_max_iter', 'tuap_max_iter', 'pgd_max_iter'): check_positive_int(s[k], k)
+    for k in ('n_attack', 'task_epochs', 'head_epochs', 'uap_max_iter', 'tuap_max_iter', 'pgd_max_iter', 'protocol_batch'):
+        check_positive_int(s[k], k)
     if s['n_eval'] is not None: check_positive_int(s['n_eval'], 'n_eval')
-    check_choice(s['task'], 'task', CLASSIFIERS); check_number(s['head_lr'], 'head_lr', positive=True)
-    if not isinstance(s['finetune'], bool): raise ArgumentTypeError(f"finetune={s['finetune']!r} must be True or False")
+    for k in ('task_a', 'task_b'): check_choice(s[k], k, CLASSIFIERS)
+    check_number(s['head_lr'], 'head_lr', positive=True)
+    for k in ('finetune_a', 'finetune_b'):
+        if not isinstance(s[k], bool): raise ArgumentTypeError(f"{k}={s[k]!r} must be True or False")
     return s
 
+def fig7_dataset(panel: str, profile: str | Profile | None = None) -> str:
+    """The dataset of Fig 7 panel 'a' (MNIST) or 'b' (CIFAR-10) at a profile. The family is fixed; the profile sets only
+    the size: the full 'mnist' where the profile trains on every image (n_train_images None, the paper profile), else the
+    bundled 'mnist5k' (5,000 real MNIST digits, offline); 'cifar10' at every profile."""
+    p = get_profile(profile); check_choice(panel, 'panel', tuple(FIG7_PANELS))
+    if FIG7_PANELS[panel]['family'] == 'cifar10': return 'cifar10'
+    return 'mnist' if p.n_train_images is None else 'mnist5k'
+
+def fig7_data_missing(dataset: str, root=None) -> str | None:
+    "Why the images of `dataset` cannot be loaded on this machine (the loader's message), or None when they are there."
+    check_image_dataset(dataset)
+    try: load_images(dataset, eval_split(dataset), root=root, n=10, seed=0)
+    except (FileNotFoundError, ImportError) as e: return f"{type(e).__name__}: {e}"
+    return None
+
 # %% ../../nbs/08d_experiments_universal.ipynb #c0008
+def _device_of(model: nn.Module) -> torch.device:
+    return next(iter(list(model.parameters()) + list(model.buffers())), torch.zeros(0)).device
+
 @torch.no_grad()
 def correct_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 256) -> torch.Tensor:
     "Per image, whether `model` classifies X: (N, C, H, W) right (N,) bool; X may leave [0, 1] (as the authors), eval() mode."
@@ -71,9 +102,10 @@ def correct_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch:
         raise ValueError(f"y must be an integer tensor ({X.shape[0]},) of class indices, got "
                          f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
     if X.shape[0] == 0: raise ValueError("X holds no images: the accuracy is a mean over images, pass at least one")
+    dev = _device_of(model)
     with eval_mode(model):
-        pred = torch.cat([model(X[i:i + batch]).argmax(1) for i in range(0, X.shape[0], batch)])
-    return pred == y
+        pred = torch.cat([model(X[i:i + batch].to(dev)).argmax(1).cpu() for i in range(0, X.shape[0], batch)])
+    return pred == y.cpu()
 
 def accuracy_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     "Accuracy on images X: (N, C, H, W) that may leave [0, 1] (perturbed without clipping, as the authors), eval() mode."
@@ -83,24 +115,87 @@ def _second_best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     top2 = logits.topk(2, dim=1).indices
     return top2[:, 0], top2[:, 1]
 
+# %% ../../nbs/08d_experiments_universal.ipynb #p0001
+FIG7_GRID = tuple(sorted(set(FIG7_EPS) | {float(k) for k in range(1, 11)}))   # budgets of the protocol comparison
+NOISE3 = 'noise (3 channels, per batch)'   # the authors' noise: one draw over the stacked channels per batch
+
+def _batch_stats(model: nn.Module) -> nn.Module:
+    "A copy of `model` in eval() mode except its BatchNorm layers, which normalise each batch by its own statistics."
+    m = copy.deepcopy(model).eval()
+    for mod in m.modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm): mod.train()
+    return m
+
+def _acc_ci(correct: np.ndarray) -> list[float]:
+    "[accuracy, lo, hi]: the mean of a 0/1 vector with its 95% CI."
+    return list(mean_ci(correct.astype(float)))
+
+@torch.no_grad()
+def fig7_protocols(task: nn.Module, X: torch.Tensor, y: torch.Tensor, perts: dict, channels: int = 3, batch: int = 32,
+                   eps=FIG7_GRID, seed: int = 0) -> dict:
+    """Accuracy of `task` on X + eps * delta / ||delta|| for X: (N, C, H, W) in [0, 1], y: (N,) and each perturbation
+    delta: (N, C, H, W) of `perts` (name -> tensor), at each budget of `eps`, under two evaluation protocols:
+    'eval' (BatchNorm with its running statistics, as the book evaluates) and 'batch_stats' (BatchNorm normalising each
+    batch of `batch` consecutive images by the batch's own statistics: a network left in train mode, as the authors'
+    evaluation). Adds NOISE3, the authors' noise: per batch one Gaussian draw of shape (channels, H, W), l2 norm eps over
+    all `channels` channels, added to every image of the batch (X is stacked to `channels` channels for it; the task
+    networks of one-channel images stack their input themselves and take a stacked one as it is).
+    Returns dict(eps, batch, channels, clean={protocol: [acc, lo, hi]}, eval={name: [[acc, lo, hi] per eps]}, batch_stats=...)."""
+    check_tensor(X, 'X', ndim=4); batch = check_positive_int(batch, 'batch'); channels = check_positive_int(channels, 'channels')
+    if not isinstance(perts, dict) or not perts: raise ArgumentTypeError("perts must be a non-empty dict name -> (N, C, H, W) tensor")
+    for k, d in perts.items():
+        if not isinstance(d, torch.Tensor) or d.shape != X.shape:
+            raise ValueError(f"perts[{k!r}] must be a tensor of the images' shape {tuple(X.shape)}, got "
+                             f"{tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__}")
+    eps = [check_number(e, 'eps', positive=True) for e in eps]
+    if channels != X.shape[1] and X.shape[1] != 1:
+        raise ValueError(f"channels={channels} must equal the images' {X.shape[1]} channels (or the images have one channel)")
+    dev = _device_of(task)
+    nets = {'eval': task, 'batch_stats': _batch_stats(task)}
+    X3 = X.expand(-1, channels, -1, -1)
+    g = make_generator(derive_seed(seed, 'fig7', 'noise3'))
+    n3 = torch.randn(-(-len(X) // batch), channels, *X.shape[2:], generator=g)
+    n3 = (n3 / n3.flatten(1).norm(dim=1)[:, None, None, None]).repeat_interleave(batch, 0)[:len(X)]
+    with warnings.catch_warnings():   # an all-zero (empty) UAP stays zero; the caller names it
+        warnings.filterwarnings('ignore', message='rescale_l2', category=SparsadvNumericWarning)
+        units = {k: rescale_l2(d, 1.0) for k, d in perts.items()}
+    def correct(net, Z):
+        with eval_mode(task):
+            pred = torch.cat([net(Z[i:i + batch].to(dev)).argmax(1).cpu() for i in range(0, len(Z), batch)])
+        return (pred == y.cpu()).numpy()
+    out = dict(eps=list(eps), batch=batch, channels=channels, clean={}, eval={}, batch_stats={})
+    for proto, net in nets.items():
+        out['clean'][proto] = _acc_ci(correct(net, X))
+        for k, u in list(units.items()) + [(NOISE3, None)]:
+            out[proto][k] = [_acc_ci(correct(net, X + e * u if u is not None else X3 + e * n3)) for e in eps]
+    return out
+
+def fig7_eps_reaching(eps, acc, level: float, clean: float) -> float | None:
+    """The smallest budget at which an accuracy curve `acc` (one value per budget of `eps`, increasing; `clean` at 0)
+    first falls to `level`, linear between budgets; None if it stays above `level` on the whole grid."""
+    xs, ys = [0.0] + [float(e) for e in eps], [float(clean)] + [float(a) for a in acc]
+    if any(b <= a for a, b in zip(xs, xs[1:])): raise ValueError(f"eps={list(eps)} must be increasing and positive")
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        if y0 <= level: return x0
+        if y1 <= level: return x0 + (x1 - x0) * (y0 - level) / (y0 - y1)
+    return None
+
 # %% ../../nbs/08d_experiments_universal.ipynb #c0101
-@figure('fig7', chapter='13_universal')
-def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None, **overrides) -> dict:
-    "Fig 7: task-network accuracy vs l2 budget for class-pair DA, DA u_min, UAP, targeted UAP and noise (no task-network access)."
-    p = get_profile(profile); st = fig7_settings(p, **overrides)
+def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) -> dict:
+    "One panel of Fig 7 on dataset `ds` (its files on disk): the results of that panel."
     t_start = time.perf_counter()
-    ds = p.image_dataset
     info = check_image_dataset(ds); shape, K = tuple(info['shape']), info['classes']
-    family = 'mnist' if ds.startswith('mnist') else ds
+    family = FIG7_PANELS[panel]['family']
     # the task network (cached): ResNet18 on MNIST (1 channel, stacked to 3 inside the model), WRN-28-10 on CIFAR-10
-    task, tinfo = get_classifier(p, seed=seed, progress=progress, classifier=st['task'], epochs=st['task_epochs'])
-    # the dictionary: the profile's ConvLISTA (cached), fine-tuned with the head when asked
-    cl, cinfo = get_convlista(p, seed=seed, progress=progress)
+    task, tinfo = get_classifier(p, seed=seed, progress=progress, classifier=st[f'task_{panel}'], epochs=st['task_epochs'],
+                                 dataset=ds)
+    # the dictionary: the profile's ConvLISTA for this dataset (cached), fine-tuned with the head when asked
+    cl, cinfo = get_convlista(p, seed=seed, progress=progress, dataset=ds)
     Xtr, ytr = load_images(ds, 'train', n=p.n_train_images, seed=0)
     Xte, yte = load_images(ds, eval_split(ds), n=st['n_eval'], seed=derive_seed(seed, 'fig7', 'eval') % 2 ** 31)
     code_clf = CodeClassifier(cl, shape, K)
     hhist = train_code_classifier(code_clf, Xtr, ytr, epochs=st['head_epochs'], lr=st['head_lr'],
-                                  finetune=st['finetune'], seed=seed)
+                                  finetune=st[f'finetune_{panel}'], seed=seed)
     code_acc = accuracy(code_clf, Xte, yte)
     with torch.no_grad(): logits = torch.cat([code_clf(Xte[i:i + 256]) for i in range(0, len(Xte), 256)])
     c_hat, target = _second_best(logits)
@@ -141,14 +236,50 @@ def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool
     paired['targeted UAP'] = {'noise': [paired_accuracy(correct['targeted UAP'][k], correct['noise'][k]) for k in range(len(FIG7_EPS))]}
     control = dict(name=CONTROL, accuracy=acc.pop(CONTROL), max_norm=norms.pop(CONTROL))
     empty = [o for o, n in (('UAP', 1), ('targeted UAP', K)) if sum(e == o or e.startswith(o + ' ') for e in zero_uap) == n]
-    res = dict(figure='fig7', profile=p.to_dict(), seed=seed, settings=st, dataset=ds, eps=list(FIG7_EPS),
-               task=dict(name=st['task'], key=tinfo['key'], test_accuracy=tinfo['test_accuracy'], epochs=st['task_epochs']),
-               convlista=dict(key=cinfo['key'], psnr=cinfo['psnr'], ssim=cinfo['ssim'], filters=cinfo['config']['filters']),
-               code_classifier=dict(test_accuracy=code_acc, train=hhist),
-               clean_accuracy=clean, n_eval=int(len(Xte)), accuracy=acc, max_norm=norms,
-               paper=PAPER_FIG7.get(family), paper_dataset=family, empty_uaps=zero_uap,
-               empty_baselines=empty, paired=paired, control=control,
-               seconds=dict(da=t_da, uap=t_uap, targeted_uap=t_tuap, total=time.perf_counter() - t_start))
+    # the same perturbations under the authors' evaluation protocol, on a finer grid of budgets
+    t0 = time.perf_counter()
+    proto = fig7_protocols(task, Xte, yte, {k: base[k] for k in ('class-pair DA', 'UAP', 'targeted UAP', 'noise')},
+                           channels=3, batch=st['protocol_batch'], seed=seed)
+    ref = PAPER_FIG7[family]
+    reach = {pr: {k: [fig7_eps_reaching(proto['eps'], [a[0] for a in proto[pr][k if k != 'noise' else NOISE3]], lvl,
+                                         proto['clean'][pr][0]) for lvl in ref[k]] for k in ref} for pr in ('eval', 'batch_stats')}
+    proto.update(eps_reaching_paper=reach, seconds=time.perf_counter() - t0)
+    return dict(panel=panel, ran=True, dataset=ds, family=family, title=FIG7_PANELS[panel]['title'],
+                task=dict(name=st[f'task_{panel}'], paper=FIG7_PANELS[panel]['task'], key=tinfo['key'],
+                          test_accuracy=tinfo['test_accuracy'], epochs=st['task_epochs']),
+                convlista=dict(key=cinfo['key'], psnr=cinfo['psnr'], ssim=cinfo['ssim'], filters=cinfo['config']['filters']),
+                code_classifier=dict(test_accuracy=code_acc, train=hhist, finetune=st[f'finetune_{panel}']),
+                clean_accuracy=clean, n_eval=int(len(Xte)), accuracy=acc, max_norm=norms,
+                paper=ref, empty_uaps=zero_uap, empty_baselines=empty, paired=paired, control=control, protocols=proto,
+                seconds=dict(da=t_da, uap=t_uap, targeted_uap=t_tuap, protocols=proto['seconds'],
+                             total=time.perf_counter() - t_start))
+
+def _check_panels(panels) -> tuple[str, ...]:
+    if isinstance(panels, str): panels = (panels,)
+    if not isinstance(panels, (tuple, list)) or not panels:
+        raise ArgumentTypeError(f"panels={panels!r} must be a non-empty tuple of panel names, e.g. ('a', 'b') or ('a',)")
+    for q in panels: check_choice(q, 'panels', tuple(FIG7_PANELS))
+    if len(set(panels)) != len(panels): raise ValueError(f"panels={panels!r} names a panel twice")
+    return tuple(sorted(panels))
+
+@figure('fig7', chapter='13_universal')
+def run_fig7(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None,
+             panels: tuple[str, ...] = ('a', 'b'), **overrides) -> dict:
+    """Fig 7: task-network accuracy vs l2 budget for class-pair DA, DA u_min, UAP, targeted UAP and noise (no task-network
+    access); panel (a) MNIST with ResNet18, (b) CIFAR-10 with WRN-28-10, at every profile. A panel whose images are not on
+    this machine is not run, and its claims say why."""
+    p = get_profile(profile); st = fig7_settings(p, **overrides); panels = _check_panels(panels)
+    t_start = time.perf_counter()
+    data = {q: fig7_dataset(q, p) for q in panels}
+    missing = {q: fig7_data_missing(ds) for q, ds in data.items()}   # every panel's images checked before any training
+    out = {}
+    for q, ds in data.items():
+        why = missing[q]
+        out[q] = (dict(panel=q, ran=False, dataset=ds, family=FIG7_PANELS[q]['family'], title=FIG7_PANELS[q]['title'],
+                       reason=f"the {ds} images are not on this machine ({why})") if why else
+                  _fig7_panel(p, q, ds, st, seed, progress))
+    res = dict(figure='fig7', profile=p.to_dict(), seed=seed, settings=st, eps=list(FIG7_EPS), panels=out,
+               seconds=dict(total=time.perf_counter() - t_start))
     res['claims'] = [c.to_dict() for c in fig7_claims(res)]
     return res
 
@@ -157,67 +288,123 @@ def _lowest_rule(pairs: dict, tested: list[str], n_eps: int) -> list[bool]:
     "Per eps: the accuracy is below every tested baseline's, the whole 95% CI of the paired difference below 0."
     return [all(pairs[o][k]['hi'] < 0 for o in tested) for k in range(n_eps)]
 
-def fig7_claims(r: dict) -> list[Claim]:
-    """Evaluate the paper's Fig 7 claims on run_fig7 results: paired differences of accuracy on the same images with
-    95% CIs; a baseline that came out empty (ART found no perturbation) is left out and named; a second noise draw
-    is judged by the same rule as the model-free control."""
-    _check_results(r, 'fig7', ('accuracy', 'eps', 'paper_dataset', 'dataset', 'paired', 'empty_baselines'))
-    prof, acc, eps, pairs = r['profile']['name'], r['accuracy'], r['eps'], r['paired']
-    tested = [o for o in FIG7_BASELINES if o not in r['empty_baselines']]
-    wins = _lowest_rule(pairs['class-pair DA'], tested, len(eps))
-    ctl = _lowest_rule(pairs[CONTROL], tested, len(eps))
-    def closest(k):
-        o = max(tested, key=lambda o: pairs['class-pair DA'][o][k]['hi'])
-        q = pairs['class-pair DA'][o][k]
-        return f"eps {eps[k]:g}: DA {acc['class-pair DA'][k]:.3f} vs {o} {acc[o][k]:.3f}, diff {q['diff']:+.3f} [{q['lo']:+.3f}, {q['hi']:+.3f}]"
-    meas = '; '.join(closest(k) for k in range(len(eps)))
-    fam = r['paper_dataset']
+def _above_rule(pairs: list[dict]) -> list[bool]:
+    "Per eps: the accuracy is above the baseline's, the whole 95% CI of the paired difference above 0."
+    return [q['lo'] > 0 for q in pairs]
+
+def _diff(q: dict) -> str:
+    return f"diff {q['diff']:+.3f} [{q['lo']:+.3f}, {q['hi']:+.3f}]"
+
+FIG7_CLAIMS = {   # panel -> the paper's claims of that panel: (key, claim, paper)
+    'a': [('lowest', 'Class-pair DA lowers the task accuracy most at every eps (MNIST, ResNet18)', 'DA lowest at all 5 budgets')],
+    'b': [('lowest', 'Class-pair DA is the strongest attack at every eps (CIFAR-10, WRN-28-10)', 'DA lowest at all 5 budgets'),
+          ('tuap', 'On CIFAR-10 the targeted UAP is weaker than noise', 'targeted UAP accuracy above noise at all 5 budgets')]}
+
+def _panel_claims(r: dict | None, panel: str, prof: str, eps: list, reason: str = '') -> list[Claim]:
+    "The claims of one panel: decided on its results `r`, or not tested (None) with `reason` when the panel did not run."
+    fig = '7' + panel
+    tests = {'lowest': "paired difference of accuracy vs UAP, targeted UAP and noise on the same images: 95% CI below 0 at every eps",
+             'tuap': 'paired difference targeted UAP - noise on the same images: 95% CI above 0 at every eps'}
+    if r is None or not r.get('ran'):
+        why = reason or (r or {}).get('reason', 'not run')
+        return [Claim(fig, c, pv, 'not run', tests[k], None, prof, f'panel {panel} not run: {why}',
+                      'not run (no control without the panel)') for k, c, pv in FIG7_CLAIMS[panel]]
+    acc, pairs, n = r['accuracy'], r['paired'], r['n_eval']
     notes = [] if prof != 'quick' else ['quick profile: tiny networks, numbers not meant to be read']
-    if r['empty_baselines']:
-        notes.append(f"not tested against {' and '.join(r['empty_baselines'])}: ART returned an all-zero perturbation, "
-                     "so that baseline did not run")
-    verdict = bool(all(wins))
-    if all(ctl):
-        verdict = None; notes.append('not evidence: a second noise draw passes the same rule')
-    else:
-        notes.append(f"model-free control (a second noise draw) fails the rule at {sum(not c for c in ctl)} of {len(eps)} budgets")
-    out = [Claim('7a' if fam == 'mnist' else '7b', f'Class-pair DA lowers the task accuracy most at every eps ({fam})',
-                 'DA lowest at all 5 budgets', meas + f" (closest tested baseline per eps, {r['n_eval']} images)",
-                 f"paired difference of accuracy vs {', '.join(tested)} on the same images: 95% CI below 0 at every eps",
-                 verdict, prof, '; '.join(notes))]
-    if fam == 'cifar10':
-        if 'targeted UAP' in r['empty_baselines']:
-            out.append(Claim('7b', 'On CIFAR-10 the targeted UAP is weaker than noise', 'targeted UAP accuracy above noise',
-                             'targeted UAP empty', 'paired difference, 95% CI above 0 at every eps', None, prof,
-                             'ART returned an all-zero targeted UAP: not tested'))
+    if r['task']['name'] != r['task'].get('paper', r['task']['name']):
+        notes.append(f"task network {r['task']['name']}: a smaller stand-in for the paper's {r['task']['paper']} at this profile")
+    out = []
+    for key, claim, paper in FIG7_CLAIMS[panel]:
+        note = list(notes)
+        if key == 'lowest':
+            tested = [o for o in FIG7_BASELINES if o not in r['empty_baselines']]
+            if r['empty_baselines']:
+                note.append(f"not tested against {' and '.join(r['empty_baselines'])}: ART returned an all-zero perturbation, "
+                            "so that baseline did not run")
+            if not tested:
+                out.append(Claim(fig, claim, paper, 'every baseline empty', tests[key], None, prof, '; '.join(note),
+                                 'no control: no baseline to compare with'))
+                continue
+            wins = _lowest_rule(pairs['class-pair DA'], tested, len(eps))
+            ctl = _lowest_rule(pairs[CONTROL], tested, len(eps))
+            def closest(who, k):
+                o = max(tested, key=lambda o: pairs[who][o][k]['hi'])
+                a_who = acc[who][k] if who in acc else r['control']['accuracy'][k]
+                return f"eps {eps[k]:g}: {a_who:.3f} vs {o} {acc[o][k]:.3f}, {_diff(pairs[who][o][k])}"
+            meas = 'DA ' + '; '.join(closest('class-pair DA', k) for k in range(len(eps))) + f" (closest tested baseline per eps, {n} images)"
+            test = f"paired difference of accuracy vs {', '.join(tested)} on the same images: 95% CI below 0 at every eps"
+            control = (f"a second noise draw in place of the DA, same rule: {'passes' if all(ctl) else 'fails'} "
+                       f"(below every baseline at {sum(ctl)} of {len(eps)} budgets); "
+                       + '; '.join(closest(CONTROL, k) for k in range(len(eps))))
+            verdict = bool(all(wins))
         else:
-            tn = pairs['targeted UAP']['noise']
-            out.append(Claim('7b', 'On CIFAR-10 the targeted UAP is weaker than noise', 'targeted UAP accuracy above noise',
-                             '; '.join(f"eps {e:g}: {acc['targeted UAP'][k]:.3f} vs {acc['noise'][k]:.3f}, diff "
-                                       f"{tn[k]['diff']:+.3f} [{tn[k]['lo']:+.3f}, {tn[k]['hi']:+.3f}]" for k, e in enumerate(eps)),
-                             'paired difference targeted UAP - noise: 95% CI above 0 at every eps',
-                             bool(all(q['lo'] > 0 for q in tn)), prof))
-    else:
-        out.append(Claim('7b', 'On CIFAR-10 the targeted UAP is weaker than noise', 'targeted UAP accuracy above noise',
-                         'not run', 'needs CIFAR-10 and WRN-28-10 (paper profile, GPU)', None, prof,
-                         f'this profile runs {r["dataset"]}'))
+            if 'targeted UAP' in r['empty_baselines']:
+                out.append(Claim(fig, claim, paper, 'targeted UAP empty', tests[key], None, prof,
+                                 '; '.join(note + ['ART returned an all-zero targeted UAP for every target: not tested']),
+                                 'no control: the rule did not run'))
+                continue
+            tn, cn = pairs['targeted UAP']['noise'], pairs[CONTROL]['noise']
+            wins, ctl = _above_rule(tn), _above_rule(cn)
+            meas = '; '.join(f"eps {e:g}: {acc['targeted UAP'][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(tn[k])}"
+                             for k, e in enumerate(eps)) + f" ({n} images)"
+            test = tests[key]
+            control = (f"a second noise draw in place of the targeted UAP, same rule: {'passes' if all(ctl) else 'fails'} "
+                       f"(above noise at {sum(ctl)} of {len(eps)} budgets); "
+                       + '; '.join(f"eps {e:g}: {r['control']['accuracy'][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(cn[k])}"
+                                   for k, e in enumerate(eps)))
+            verdict = bool(all(wins))
+        if all(ctl):
+            verdict = None; note.append('not evidence: the control passes the same rule')
+        out.append(Claim(fig, claim, paper, meas, test, verdict, prof, '; '.join(note), control))
     return out
 
+def fig7_claims(r: dict) -> list[Claim]:
+    """Evaluate the paper's Fig 7 claims on run_fig7 results, panel by panel: paired differences of accuracy on the same
+    images with 95% CIs; a baseline that came out empty (ART found no perturbation) is left out and named; a second noise
+    draw, judged by the same rule, is each claim's model-free control (a control that passes leaves no verdict). A panel
+    that did not run (its images absent, or not asked for) leaves its claims not tested, with the reason."""
+    _check_results(r, 'fig7', ('eps', 'panels'))
+    prof, eps, panels = r['profile']['name'], r['eps'], r['panels']
+    if not isinstance(panels, dict) or not set(panels) <= set(FIG7_PANELS):
+        raise ValueError(f"r['panels'] must map panel names {list(FIG7_PANELS)} to their results: pass what run_fig7 returned")
+    out = []
+    for q in FIG7_PANELS:
+        out += _panel_claims(panels.get(q), q, prof, eps,
+                             '' if q in panels else f"not asked for (run_fig7(panels={tuple(sorted(panels))}))")
+    return out
+
+FIG7_COLORS = {'class-pair DA': '#d62728', 'DA u_min (eq. 3)': '#ff9896', 'UAP': '#1f77b4', 'targeted UAP': '#2ca02c',
+               'noise': '#7f7f7f', NOISE3: '#7f7f7f'}
+
 @figure_plot('fig7')
-def plot_fig7(r: dict):
-    "Accuracy of the task network vs eps, one curve per attack; the paper's released curves dashed."
+def plot_fig7(r: dict, paper: bool = True):
+    """Accuracy of the task network vs eps, one panel per panel that ran, one curve per attack (solid: as the book
+    evaluates). With `paper`, each panel also shows the authors' released curves (dashed) and, dotted, ours under
+    the authors' evaluation protocol (BatchNorm batch statistics, their noise over 3 channels): the curves the dashed
+    ones can be compared with."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 5.6))
-    colors = {'class-pair DA': '#d62728', 'DA u_min (eq. 3)': '#ff9896', 'UAP': '#1f77b4', 'targeted UAP': '#2ca02c',
-              'noise': '#7f7f7f'}
-    for name, a in r['accuracy'].items():
-        ax.plot(r['eps'], a, marker='o', color=colors.get(name), label=name)
-    for name, a in (r.get('paper') or {}).items():
-        ax.plot(r['eps'], a, ls='--', color=colors.get(name), alpha=0.6, label=f'{name} (paper)')
-    ax.axhline(r['clean_accuracy'], color='k', lw=0.8, ls=':', label='clean')
-    ax.set_xlabel(r'$\ell_2$ budget $\epsilon$'); ax.set_ylabel('task-network accuracy')
-    ax.set_title(f"Fig 7 ({r['dataset']}, {r['task']['name']}) at profile '{r['profile']['name']}'")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize='small', ncol=3, loc='upper center', bbox_to_anchor=(0.5, -0.14), frameon=False)
+    ran = [q for q, pr in r['panels'].items() if pr.get('ran')]
+    if not ran: raise ValueError("no panel of these results ran (their images were absent): nothing to plot; "
+                                 f"reasons: {[pr.get('reason') for pr in r['panels'].values()]}")
+    fig, axes = plt.subplots(1, len(ran), figsize=(PAGE_WIDTH, 5.6 if len(ran) == 1 else 4.6), squeeze=False)
+    for ax, q in zip(axes[0], ran):
+        pr = r['panels'][q]
+        for name, a in pr['accuracy'].items():
+            ax.plot(r['eps'], a, marker='o', color=FIG7_COLORS.get(name), label=name)
+        if paper:
+            pro = pr['protocols']
+            for name, a in pr['paper'].items():
+                ax.plot(r['eps'], a, ls='--', color=FIG7_COLORS.get(name), alpha=0.7, label=f'{name} (authors)')
+                ours = pro['batch_stats'][NOISE3 if name == 'noise' else name]
+                ax.plot(pro['eps'], [v[0] for v in ours], ls=':', color=FIG7_COLORS.get(name), alpha=0.9,
+                        label=f"{name} (ours, authors' protocol)")
+        ax.axhline(pr['clean_accuracy'], color='k', lw=0.8, ls='-.', label='clean')
+        ax.set_xlabel(r'$\ell_2$ budget $\epsilon$'); ax.set_ylabel('task-network accuracy'); ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"({q}) {pr['dataset']}, {pr['task']['name']}", fontsize='medium')
+        ax.grid(alpha=0.3)
+    h, l = axes[0][0].get_legend_handles_labels()
+    fig.legend(h, l, fontsize='small', ncol=3, loc='upper center', bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.suptitle(f"Fig 7 at profile '{r['profile']['name']}'" + ('' if len(ran) == len(r['panels']) else
+                 f" (not run, its images absent: {', '.join(q for q in r['panels'] if q not in ran)})"), fontsize='medium')
     fig.tight_layout()
     return fig
