@@ -80,3 +80,12 @@ def test_core_install_runs_without_extras():
     r = subprocess.run([sys.executable, '-c', CORE_ONLY.format(blocked=sorted(OPTIONAL))], capture_output=True, text=True,
                        cwd=ROOT, timeout=600)
     assert r.returncode == 0 and 'CORE OK' in r.stdout, r.stdout[-2000:] + r.stderr[-4000:]
+
+
+def test_repository_url_in_one_setting():
+    "REPO_URL, settings.ini, _config.yml, CITATION.cff, every Colab badge and setup cell agree (book/set_repo.py)."
+    sys.path.insert(0, str(ROOT / 'book'))
+    import set_repo
+    assert set_repo.disagreements() == []
+    # the check can fail: another URL disagrees everywhere
+    assert len(set_repo.disagreements('https://github.com/someone/else')) > 38

@@ -2,7 +2,7 @@
 
 # %% ../../nbs/00_core_config.ipynb #c0003
 from __future__ import annotations
-import dataclasses, hashlib, json, math, os, random, tempfile
+import dataclasses, hashlib, json, math, os, random, tempfile, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -10,10 +10,10 @@ import torch
 from .checks import check_seed
 
 # %% auto #0
-__all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PAPER_M', 'PAPER_LASSO_BETAS', 'PROFILES', 'PGD_STEPS',
-           'PGD_STEP_SIZE', 'EPS_L2_SYNTH', 'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH', 'EPS_LINF_CLS', 'EPS_L2_CLS',
-           'Profile', 'get_profile', 'seed_everything', 'make_generator', 'derive_seed', 'get_device',
-           'progress_enabled', 'colab_setup']
+__all__ = ['PAPER_S', 'PAPER_EPS_L2', 'PAPER_LASSO_ALPHAS', 'PAPER_M', 'PAPER_LASSO_BETAS', 'PROFILES', 'REPO_URL',
+           'TORCHATTACKS_PIN', 'PGD_STEPS', 'PGD_STEP_SIZE', 'EPS_L2_SYNTH', 'EPS_L2_SYNTH_SUPP', 'EPS_LINF_SYNTH',
+           'EPS_LINF_CLS', 'EPS_L2_CLS', 'Profile', 'get_profile', 'seed_everything', 'make_generator', 'derive_seed',
+           'get_device', 'progress_enabled', 'drive_cache_dir', 'colab_setup', 'setup_cell_source']
 
 # %% ../../nbs/00_core_config.ipynb #c0005
 PAPER_S = 50          # the paper's sparsity, used to scale eps
@@ -138,14 +138,55 @@ def progress_enabled(progress: bool | None = None) -> bool:
     return os.environ.get('SPARSADV_PROGRESS', '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 # %% ../../nbs/00_core_config.ipynb #c0101
-def colab_setup(profile: str | None = None) -> Profile:
-    "Set the profile (argument, else `$SPARSADV_PROFILE`, else `cpu`) for this session and say on which device it runs."
+REPO_URL = 'https://github.com/sparsadv/sparsadv'   # the project's repository: book/set_repo.py changes it everywhere
+TORCHATTACKS_PIN = 'torchattacks==3.5.1'            # AutoAttack; installed with --no-deps (its `requests` pin is old)
+
+def drive_cache_dir() -> Path:
+    "The cache folder on Google Drive that `colab_setup(cache_on_drive=True)` uses."
+    return Path('/content/drive/MyDrive/sparsadv-cache')
+
+def colab_setup(profile: str | None = None, cache_on_drive: bool = False, install_autoattack: bool = True) -> Profile:
+    """Prepare a Colab session (any session, in fact): set the profile (argument, else `$SPARSADV_PROFILE`, else `cpu`),
+    keep the cache of trained networks on Google Drive when `cache_on_drive` (it survives a runtime reset; Colab asks for
+    permission), install AutoAttack's torchattacks without its dependencies when it is missing, and say on which device
+    the notebook runs, warning when the `paper` profile has no GPU. Returns the profile."""
+    if not isinstance(cache_on_drive, bool): raise ValueError(f"cache_on_drive={cache_on_drive!r} must be True or False")
     if profile is not None: os.environ['SPARSADV_PROFILE'] = get_profile(profile).name
+    if cache_on_drive:
+        try:
+            from google.colab import drive   # only on Colab
+        except ImportError:
+            raise ValueError("cache_on_drive=True needs Google Colab (it mounts Google Drive); elsewhere set "
+                             "$SPARSADV_CACHE to a folder that persists") from None
+        drive.mount('/content/drive')
+        drive_cache_dir().mkdir(parents=True, exist_ok=True)
+        os.environ['SPARSADV_CACHE'] = str(drive_cache_dir())
+    if install_autoattack:
+        import importlib.util, subprocess, sys
+        if importlib.util.find_spec('torchattacks') is None:
+            subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', TORCHATTACKS_PIN], check=False)
     p, dev = get_profile(), get_device()
-    print(f"sparsadv: profile {p.name!r} ({p.note}) on {dev}")
+    cache = os.environ.get('SPARSADV_CACHE', 'the default cache folder')
+    print(f"sparsadv: profile {p.name!r} ({p.note}) on {dev}; trained networks cached in {cache}")
     if p.name == 'paper' and dev.type != 'cuda':
-        print("  the paper profile needs a GPU: Runtime > Change runtime type > GPU")
+        warnings.warn("the 'paper' profile runs the paper's sizes and needs a GPU: Runtime > Change runtime type > GPU "
+                      "(on this CPU the image figures would take days)", stacklevel=2)
     return p
+
+def setup_cell_source(version: str | None = None, repo_url: str = REPO_URL) -> str:
+    "The setup cell every notebook starts with (book/set_repo.py writes it; a test checks that each notebook has it)."
+    import sparsadv
+    version = version or sparsadv.__version__
+    return (
+        "# Setup on Colab: install sparsadv (pinned), choose the profile, optionally keep trained networks on Google Drive.\n"
+        "# Elsewhere this cell does nothing: the profile comes from $SPARSADV_PROFILE (default: cpu).\n"
+        "PROFILE = None            # None: $SPARSADV_PROFILE or cpu; 'paper' for the paper's sizes (use a GPU runtime)\n"
+        "CACHE_ON_DRIVE = False    # True: trained networks survive a runtime reset (Colab asks to mount Google Drive)\n"
+        "import sys\n"
+        "if 'google.colab' in sys.modules:\n"
+        f"    get_ipython().run_line_magic('pip', 'install -q \"sparsadv[all] @ git+{repo_url}@v{version}\"')\n"
+        "    from sparsadv.core.config import colab_setup; colab_setup(PROFILE, cache_on_drive=CACHE_ON_DRIVE)")
+
 
 # %% ../../nbs/00_core_config.ipynb #c0013
 PGD_STEPS = 40                 # iterations, every PGD in the paper
