@@ -2,7 +2,7 @@
 
 # %% ../nbs/09_cli.ipynb #c0003
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys
 from pathlib import Path
 from .core.config import PROFILES, get_profile
 from .core.checks import nearest_existing
@@ -17,16 +17,24 @@ def figures() -> dict:
     "Every reproducible figure: {name: (run, plot)} from the registry (imports every experiment module)."
     return {name: (get_figure(name).run, get_figure(name).plot) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}
 
+_ORDER = sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))
+
 def build_parser() -> argparse.ArgumentParser:
     "The `sparsadv` argument parser (imports no experiment module)."
+    import sparsadv
     ap = argparse.ArgumentParser(prog='sparsadv', description='Reproduce the figures of Weitzner & Giryes (2023).')
+    ap.add_argument('--version', action='version', version=f'sparsadv {sparsadv.__version__}')
     sub = ap.add_subparsers(dest='command', required=True)
-    rp = sub.add_parser('reproduce', help='run one figure and save its results and plot')
-    rp.add_argument('figure', choices=sorted(FIGURE_MODULES, key=lambda f: int(f[3:])))
+    rp = sub.add_parser('reproduce', help='run figures and save their results and plots')
+    rp.add_argument('figure', nargs='+', choices=_ORDER + ['all'], metavar='FIGURE',
+                    help=f"one or more of {', '.join(_ORDER)}, or all")
     rp.add_argument('--profile', choices=sorted(PROFILES), default=None,
                     help='scale profile (default: $SPARSADV_PROFILE or cpu)')
     rp.add_argument('--seed', type=int, default=0)
     rp.add_argument('--out', default='results', help='output folder (default: results)')
+    rp.add_argument('--device', default=None, help="torch device, e.g. cpu or cuda:0 (default: $SPARSADV_DEVICE, else CUDA when available)")
+    rp.add_argument('--data', default=None, metavar='DIR', help='folder that holds the image datasets (default: $SPARSADV_DATA, else the cache)')
+    rp.add_argument('--download', action='store_true', help='download a missing dataset (MNIST, CIFAR-10, Tiny ImageNet; checksums checked)')
     rp.add_argument('--no-progress', action='store_true', help='hide progress bars')
     sub.add_parser('list', help='list the figures that can be reproduced')
     return ap
@@ -38,20 +46,34 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"argv={argv!r} must be a list of strings, e.g. ['reproduce', 'fig1'] (or None: the command line)")
     args = ap.parse_args(argv)
     if args.command == 'list':
-        for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:])):
+        for name in _ORDER:
             fig = get_figure(name); print(f'{name}: {fig.summary} (chapter {fig.chapter})')
         return 0
+    # every argument is checked before any experiment runs
     out = Path(args.out)
-    q = nearest_existing(out)   # fail before the experiment runs, not after: --out, or the first of its parents that exists, is a file
+    q = nearest_existing(out)   # --out, or the first of its parents that exists, is a file
     if q.exists() and not q.is_dir():
         ap.error(f"--out {args.out} is a file; pass a folder (it is created if missing)" if q == out else
                  f"--out {args.out} lies under {q}, which is a file; pass a folder")
     if not 0 <= args.seed < 2 ** 63: ap.error(f"--seed {args.seed} must be a non-negative integer below 2**63")
-    fig = get_figure(args.figure)
+    if args.device is not None:
+        from sparsadv.core.config import get_device
+        try: get_device(args.device)
+        except ValueError as e: ap.error(f"--device {args.device}: {e}")
+        os.environ['SPARSADV_DEVICE'] = args.device
+    if args.data is not None:
+        d = Path(args.data).expanduser()
+        if d.exists() and not d.is_dir(): ap.error(f"--data {args.data} is a file; pass the folder that holds the datasets")
+        os.environ['SPARSADV_DATA'] = str(d)
+    if args.download: os.environ['SPARSADV_DOWNLOAD'] = '1'
+    names = _ORDER if 'all' in args.figure else [f for f in _ORDER if f in args.figure]
     profile = get_profile(args.profile)
-    print(f'reproducing {args.figure} at profile {profile.name!r} ({profile.note}), seed {args.seed}')
-    result = fig.run(profile, seed=args.seed, progress=False if args.no_progress else None)
-    path = result.save(out, fig.plot(result))
-    print(claims_markdown([Claim.from_dict(c) for c in result['claims']]))
-    print(f'results: {path}\nfigure: {path.with_suffix(".png")}')
+    for name in names:
+        fig = get_figure(name)
+        print(f'reproducing {name} at profile {profile.name!r} ({profile.note}), seed {args.seed}', flush=True)
+        result = fig.run(profile, seed=args.seed, progress=False if args.no_progress else None)
+        path = result.save(out, fig.plot(result))
+        print(claims_markdown([Claim.from_dict(c) for c in result['claims']]))
+        print(f'results: {path}\nfigure: {path.with_suffix(".png")}', flush=True)
     return 0
+

@@ -10,7 +10,8 @@ from ..core.checks import check_positive_int, check_tensor, check_seed, Argument
 
 # %% auto #0
 __all__ = ['IMAGE_DATASETS', 'MNIST5K_SPLIT_SEED', 'MNIST5K_TEST_PER_CLASS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5',
-           'check_image_dataset', 'eval_split', 'data_root', 'stratified_indices', 'load_images', 'image_channels']
+           'check_image_dataset', 'eval_split', 'data_root', 'stratified_indices', 'download_allowed', 'load_images',
+           'image_channels']
 
 # %% ../../nbs/01a_data_images.ipynb #c0006
 import os
@@ -95,8 +96,9 @@ def _mnist5k(split: str):
 
 def _missing(what: str, where: Path, layout: str, extra: str = '', error: Exception | None = None) -> FileNotFoundError:
     "The one error raised when a dataset's files are absent."
-    msg = (f"{what} not found under {where} (expected {layout}). Put the files there (or point `root=` / "
-           f"$SPARSADV_DATA at the folder that holds them), or pass download=True to download them.{extra}")
+    msg = (f"{what} not found under {where} (expected {layout}). Put the files there (or point `root=`, "
+           f"$SPARSADV_DATA or the command line's --data DIR at the folder that holds them), or allow the download: "
+           f"download=True, $SPARSADV_DOWNLOAD=1, or the command line's --download.{extra}")
     if error is not None: msg += f" The download failed: {type(error).__name__}: {error}"
     return FileNotFoundError(msg)
 
@@ -203,9 +205,18 @@ def _tiny_imagenet(split: str, root: Path, download: bool):
     return labels, decode
 
 # %% ../../nbs/01a_data_images.ipynb #c0013
-def load_images(name: str, split: str = 'train', root: str | os.PathLike | None = None, download: bool = False,
+def download_allowed(download: bool | None = None) -> bool:
+    "Whether a missing dataset may be downloaded: `download` if given, else $SPARSADV_DOWNLOAD (1 / true; the CLI's --download)."
+    if download is not None:
+        if not isinstance(download, bool): raise ArgumentTypeError(f"download={download!r} must be True, False or None")
+        return download
+    return os.environ.get('SPARSADV_DOWNLOAD', '').strip().lower() in ('1', 'true', 'yes', 'on')
+
+def load_images(name: str, split: str = 'train', root: str | os.PathLike | None = None, download: bool | None = None,
                 n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    "Images X: (N, C, H, W) float32 in [0, 1] and labels y: (N,) int64 of a dataset split; `n`: a stratified subset."
+    """Images X: (N, C, H, W) float32 in [0, 1] and labels y: (N,) int64 of a dataset split; `n`: a stratified subset.
+    Files are read from `root` (else $SPARSADV_DATA, else the cache); a missing dataset is downloaded (with the
+    checksums torchvision and the Tiny ImageNet loader check) when `download` is True, or None and $SPARSADV_DOWNLOAD=1."""
     info = check_image_dataset(name)
     name = name.strip().lower()
     if name == 'tiny-imagenet' and split == 'test':
@@ -219,7 +230,7 @@ def load_images(name: str, split: str = 'train', root: str | os.PathLike | None 
     else:
         root = data_root(root)
         loader = {'mnist': _mnist, 'cifar10': _cifar10, 'tiny-imagenet': _tiny_imagenet}[name]
-        labels, decode = loader('train' if split == 'train' else 'test', root, bool(download))
+        labels, decode = loader('train' if split == 'train' else 'test', root, download_allowed(download))
     idx = np.arange(len(labels)) if n is None else stratified_indices(labels, n, seed=seed).numpy()
     X = torch.from_numpy(np.ascontiguousarray(decode(idx))).to(torch.float32).div_(255)
     return X, torch.from_numpy(labels[idx].copy())

@@ -304,7 +304,7 @@ def _check_classifier_config(cfg: dict) -> dict:
     return cfg
 
 def get_classifier(profile: str | Profile | None = None, seed: int = 0, progress: bool | None = None,
-                   train: bool = True, root: str | os.PathLike | None = None, download: bool = False,
+                   train: bool = True, root: str | os.PathLike | None = None, download: bool | None = None,
                    device: str | torch.device | None = None, **overrides) -> tuple[nn.Module, dict]:
     "The profile's trained classifier in eval() mode (loaded from the cache, or trained and cached) and its info."
     cfg = classifier_config(profile, seed=seed, **overrides)   # every setting checked here, before any work
