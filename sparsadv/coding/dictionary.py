@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
-from ..core.config import make_generator
+from ..core.config import make_generator, derive_seed
 import numpy as np
-from ..core.checks import check_positive_int, check_tensor, check_number, ArgumentTypeError
+from ..core.checks import check_positive_int, check_tensor, check_number, check_seed, ArgumentTypeError
 
 # %% auto #0
-__all__ = ['Dictionary', 'DenseDictionary', 'ScaledDictionary', 'ConvDictionary', 'as_dictionary']
+__all__ = ['Dictionary', 'DenseDictionary', 'ScaledDictionary', 'ConvDictionary', 'as_dictionary', 'SeededGaussianDictionary']
 
 # %% ../../nbs/02_coding_dictionary.ipynb #c0101
 class Dictionary:
@@ -330,3 +330,58 @@ def as_dictionary(D, image_shape=None) -> Dictionary:
                                  f"m = {d.m} (D is {d.m} x {d.n}); pass the signals' shape or leave image_shape=None")
         return d
     raise ArgumentTypeError(f"dictionary must be a Dictionary, a ConvDictionary or a dense (m, n) tensor, got {type(D).__name__}")
+
+# %% ../../nbs/02_coding_dictionary.ipynb #c0114
+class SeededGaussianDictionary(Dictionary):
+    """A dense Gaussian dictionary D: (m, n), i.i.d. N(0, 1) entries, unit-norm columns, that is never held whole: its
+    columns are drawn `chunk` at a time, each chunk from its own derived seed, so any chunk can be drawn again. Chunks are
+    kept in memory while they fit in `cache_gb` (the MNIST-size 784 x 50176 matrix, 0.16 GB, is simply kept); beyond it
+    (Tiny ImageNet's 12288 x 262144, 13 GB) `adjoint`, `apply` and `columns` draw the chunks they need as they go."""
+    def __init__(self, m: int, n: int, seed: int = 0, chunk: int = 4096, dtype: torch.dtype = torch.float32,
+                 device: str | torch.device | None = None, cache_gb: float = 1.0):
+        self.m_, self.n_ = check_positive_int(m, 'm'), check_positive_int(n, 'n')
+        self.seed, self.chunk = check_seed(seed), check_positive_int(chunk, 'chunk')
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ArgumentTypeError(f"dtype must be a floating torch dtype, got {dtype!r}")
+        self._dtype, self._device = dtype, torch.device(device or 'cpu')
+        self.cache_gb = check_number(cache_gb, 'cache_gb', nonneg=True, hint='GB of chunks kept in memory')
+        self.signal_shape, self.code_shape = (self.m_,), (self.n_,)
+        self._cache: dict[int, torch.Tensor] = {}
+        self._keep = self.m_ * self.n_ * torch.empty(0, dtype=dtype).element_size() / 1e9 <= self.cache_gb
+    def __repr__(self): return f"SeededGaussianDictionary(m={self.m_}, n={self.n_}, seed={self.seed}, {self._dtype})"
+    @property
+    def dtype(self): return self._dtype
+    @property
+    def device(self): return self._device
+    @property
+    def n_chunks(self) -> int: return -(-self.n_ // self.chunk)
+    def chunk_columns(self, c: int) -> torch.Tensor:
+        "Columns [c * chunk, (c + 1) * chunk) of D as an (m, k) tensor (drawn in float64 from chunk c's seed, normalised)."
+        if c in self._cache: return self._cache[c]
+        k = min(self.chunk, self.n_ - c * self.chunk)
+        B = torch.randn(self.m_, k, generator=make_generator(derive_seed(self.seed, 'dense gaussian', c)), dtype=torch.float64)
+        out = (B / B.norm(dim=0, keepdim=True)).to(dtype=self._dtype, device=self._device)
+        if self._keep: self._cache[c] = out
+        return out
+    def adjoint(self, x):
+        x = self._check(x, self.signal_shape, 'x', 'signals')
+        return torch.cat([x @ self.chunk_columns(c).to(x) for c in range(self.n_chunks)], dim=1)
+    def apply(self, z):
+        z = self._check(z, self.code_shape, 'z', 'codes')
+        out = z.new_zeros(z.shape[0], self.m_)
+        for c in range(self.n_chunks):
+            s = c * self.chunk; C = self.chunk_columns(c).to(z)
+            out += z[:, s:s + C.shape[1]] @ C.T
+        return out
+    def atom_norms(self): return torch.ones(self.n_, dtype=self._dtype, device=self._device)
+    def with_dtype(self, dtype):
+        return SeededGaussianDictionary(self.m_, self.n_, self.seed, self.chunk, dtype, self._device, self.cache_gb)
+    def columns(self, indices, unit: bool = False):
+        "Selected columns (m, len(indices)), drawing only the chunks that hold them (already unit-norm)."
+        idx = self._indices(indices).cpu()
+        out = torch.empty(self.m_, idx.numel(), dtype=self._dtype, device=self._device)
+        for c in torch.unique(idx // self.chunk).tolist():
+            at = (idx // self.chunk == c).nonzero().reshape(-1)
+            out[:, at.to(self._device)] = self.chunk_columns(c)[:, (idx[at] - c * self.chunk).to(self._device)]
+        return out
+

@@ -12,7 +12,7 @@ from ..models.classifiers import get_classifier, predict
 from ..attacks.pgd import pgd, equal_norm_noise
 from ..attacks.autoattack import autoattack
 from ..analysis.atoms import atom_correlations, correlation_groups, atom_positions, submatrix_spectra, spectra_summary, gaussian_conv_dictionary_like
-from ..coding.dictionary import ConvDictionary
+from ..coding.dictionary import ConvDictionary, SeededGaussianDictionary
 from ..core.checks import check_positive_int, check_tensor
 from ..analysis.stats import ttest, levene_test, summary, paired_ratio
 from ..claims import Claim
@@ -377,13 +377,10 @@ def gaussian_dense_like(m: int, n: int, seed: int = 0, chunk: int = 4096, dtype=
     """A dense Gaussian dictionary D: (m, n) with i.i.d. N(0, 1) entries and unit-norm columns, drawn `chunk` columns at
     a time (each chunk from its own derived seed, so no float64 copy of the whole matrix is ever held). For a
     convolutional dictionary of C x H x W images with F filters, m = C*H*W and n = F*H*W (MNIST, 64 filters:
-    784 x 50176, 160 MB in float32)."""
+    784 x 50176, 160 MB in float32). The explicit matrix of `SeededGaussianDictionary`, which the experiments use
+    (it never holds the matrix when it is large)."""
     m, n, chunk = check_positive_int(m, 'm'), check_positive_int(n, 'n'), check_positive_int(chunk, 'chunk')
-    D = torch.empty(m, n, dtype=dtype, device=device)
-    for c, s in enumerate(range(0, n, chunk)):
-        B = torch.randn(m, min(chunk, n - s), generator=make_generator(derive_seed(seed, 'dense gaussian', c)), dtype=torch.float64)
-        D[:, s:s + B.shape[1]] = (B / B.norm(dim=0, keepdim=True)).to(dtype=dtype, device=device)
-    return D
+    return SeededGaussianDictionary(m, n, seed=seed, chunk=chunk, dtype=dtype, device=device, cache_gb=0).dense(max_gb=1e9)
 
 def _border_distance(idx: torch.Tensor, filters: int, shape) -> tuple[torch.Tensor, torch.Tensor]:
     "Filter index and distance (pixels) from the nearest image edge of conv atoms idx: (k,) -> ((k,), (k,))."
@@ -481,7 +478,7 @@ def _atom_study(p: Profile, seed: int, progress, tag: str, dataset: str | None =
     m, n = int(np.prod(X.shape[1:])), cd.n_atoms()
     dicts = {'convlista': cd,
              'gaussian': gaussian_conv_dictionary_like(cl.dictionary, seed=derive_seed(seed, tag, 'gaussian')).at(*shape),
-             'gaussian_dense': gaussian_dense_like(m, n, seed=derive_seed(seed, tag, 'gaussian dense'), device=cd.device)}
+             'gaussian_dense': SeededGaussianDictionary(m, n, seed=derive_seed(seed, tag, 'gaussian dense'), device=cd.device)}
     out = {}
     for name, D in dicts.items():
         blk, corr, S_pgd = _corr_block(sets, D)
