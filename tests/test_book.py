@@ -44,7 +44,7 @@ def test_transform_maps_directives():
 def _build(tmp_path, *sources):
     (tmp_path / 'nbs').mkdir()
     nbformat.write(_nb('md:# A page', *sources), tmp_path / 'nbs' / 'page.ipynb')
-    shutil.copy(ROOT / '_config.yml', tmp_path / '_config.yml')
+    shutil.copy(ROOT / '_config.yml', tmp_path / '_config.yml'); shutil.copy(ROOT / 'references.bib', tmp_path / 'references.bib')
     shutil.copytree(ROOT / 'book', tmp_path / 'book')
     (tmp_path / '_toc.yml').write_text('format: jb-book\nroot: nbs/page\n')
     jb = Path(sys.executable).with_name('jupyter-book')

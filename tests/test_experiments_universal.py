@@ -54,7 +54,7 @@ def test_fig7_quick_deterministic_and_no_rng_leak():
 
 def test_fig7_panels_fixed_at_every_profile():
     for name, p in PROFILES.items():
-        assert fig7_dataset('a', name) == ('mnist' if p.n_train_images is None else 'mnist5k'), name
+        assert fig7_dataset('a', name) == ('mnist5k' if p.image_dataset == 'mnist5k' else 'mnist'), name
         assert fig7_dataset('b', name) == 'cifar10', name
         st = fig7_settings(name)
         assert st['task_a'] == 'resnet18' and st['finetune_a'] is False and st['finetune_b'] is True, name

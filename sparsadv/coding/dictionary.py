@@ -264,8 +264,21 @@ class ConvDictionary(Dictionary):
         return self.filters * H * W
 
     def columns(self, indices, H: int | None = None, W: int | None = None, unit: bool = False) -> torch.Tensor:
-        "Selected atoms as dense columns (C*H*W, len(indices)): D e_i for flat atom indices i; `unit` scales them to norm 1."
-        return Dictionary.columns(self.at(*self._hw(H, W)), indices, unit=unit)
+        """Selected atoms as dense columns (C*H*W, len(indices)): D e_i for flat atom indices i = (f, y, x) in code order;
+        `unit` scales them to norm 1. Each atom is its filter placed at (y, x) and cut at the image border, written directly
+        (D[(c, y', x'), (f, y, x)] = W[c, f, y - y' + p, x - x' + p]), not through one convolution per atom."""
+        H, W = self._hw(H, W)
+        idx = self.at(H, W)._indices(indices)
+        Cn, k, p = self.in_channels, self.kernel, self.padding
+        f, i, j = idx // (H * W), (idx % (H * W)) // W, idx % W
+        u = torch.arange(k, device=idx.device)
+        y, x = torch.broadcast_tensors(i[:, None, None] + p - u[None, :, None], j[:, None, None] + p - u[None, None, :])
+        ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)                    # (A, k, k): the filter taps inside the image
+        a, uu, vv = ok.nonzero(as_tuple=True)
+        out = torch.zeros(idx.numel(), Cn, H * W, dtype=self.weight.dtype, device=self.weight.device)
+        out[a, :, (y * W + x)[ok]] = self.weight[:, f[a], uu, vv].T
+        A = out.reshape(idx.numel(), Cn * H * W).T
+        return self._unit(A) if unit else A
 
     def dense(self, H: int | None = None, W: int | None = None, max_gb: float = 0.25) -> torch.Tensor:
         "The explicit matrix D: (C*H*W, F*H*W), built entry by entry from the filters; tiny images only (refuses above `max_gb`)."
@@ -356,11 +369,13 @@ class SeededGaussianDictionary(Dictionary):
     @property
     def n_chunks(self) -> int: return -(-self.n_ // self.chunk)
     def chunk_columns(self, c: int) -> torch.Tensor:
-        "Columns [c * chunk, (c + 1) * chunk) of D as an (m, k) tensor (drawn in float64 from chunk c's seed, normalised)."
+        "Columns [c * chunk, (c + 1) * chunk) of D as an (m, k) tensor (drawn in float64 from chunk c's seed, normalised; a view)."
         if c in self._cache: return self._cache[c]
         k = min(self.chunk, self.n_ - c * self.chunk)
-        B = torch.randn(self.m_, k, generator=make_generator(derive_seed(self.seed, 'dense gaussian', c)), dtype=torch.float64)
-        out = (B / B.norm(dim=0, keepdim=True)).to(dtype=self._dtype, device=self._device)
+        # drawn atom by atom (rows), so that each atom's norm is a contiguous reduction (a column norm of an (m, k)
+        # float64 block took seconds); the columns are the transposed view
+        B = torch.randn(k, self.m_, generator=make_generator(derive_seed(self.seed, 'dense gaussian', c)), dtype=torch.float64)
+        out = (B / B.norm(dim=1, keepdim=True)).to(dtype=self._dtype, device=self._device).T
         if self._keep: self._cache[c] = out
         return out
     def adjoint(self, x):

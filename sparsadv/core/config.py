@@ -85,6 +85,12 @@ PROFILES: dict[str, Profile] = {
                      image_dataset='cifar10', n_train_images=None, n_test_images=None, convlista_epochs=100,
                      classifier='wrn28_10', classifier_epochs=100, n_attack_images=10_000,
                      note="the paper's sizes; needs a GPU"),
+    # the paper's shapes (m, n, K; WRN-28-10 on 32x32x3, ResNet50 on 64x64x3, 64 7x7 filters) with tiny counts, on fake
+    # data in the real file formats (data.images.fake_data_root): every code path of 'paper', on a CPU, in minutes
+    'smoke': Profile('smoke', m=250, n=500, s=50, n_test=64, lista_steps=3, lista_batch=64, image_dataset='cifar10',
+                     n_train_images=40, n_test_images=20, convlista_filters=64, convlista_epochs=1,
+                     classifier='wrn28_10', classifier_epochs=1, n_attack_images=4,
+                     note="the paper's shapes with tiny counts on fake data: the paper profile's code paths, numbers not meant to be read"),
 }
 
 # %% ../../nbs/00_core_config.ipynb #c0006

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from ..core.config import derive_seed, make_generator
-import math, struct
+import json, math, struct
 from ..core.checks import check_positive_int, check_tensor, check_seed, ArgumentTypeError, require
 
 # %% auto #0
 __all__ = ['IMAGE_DATASETS', 'MNIST5K_SPLIT_SEED', 'MNIST5K_TEST_PER_CLASS', 'TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5',
-           'check_image_dataset', 'eval_split', 'data_root', 'stratified_indices', 'download_allowed', 'load_images',
-           'image_channels']
+           'FAKE_MARKER', 'check_image_dataset', 'eval_split', 'data_root', 'stratified_indices', 'download_allowed',
+           'load_images', 'write_fake_dataset', 'fake_data_root', 'image_channels']
 
 # %% ../../nbs/01a_data_images.ipynb #c0006
 import os
@@ -151,11 +151,24 @@ def _cifar10(split: str, root: Path, download: bool):
         except Exception as e: raise _missing('CIFAR-10', root, layout, error=e) from e
     else:
         if not all((base / f).is_file() for f in files): raise _missing('CIFAR-10', root, layout)
-        try: ds = CIFAR10(str(root), train=(split == 'train'), download=False)
-        except RuntimeError as e:  # torchvision's MD5 check of every batch failed
-            raise ValueError(f"the CIFAR-10 files under {base} fail torchvision's MD5 check (corrupted, or not the "
-                               f"official python release): delete them and pass download=True, or extract "
-                               f"{CIFAR10.filename} again") from e
+        if (base / FAKE_MARKER).is_file():   # fake files written by write_fake_dataset (the smoke profile): no official MD5
+            want = json.loads((base / FAKE_MARKER).read_text())['sha256']
+            bad = [f for f in files if want.get(f) != _sha256(base / f)]
+            if bad: raise ValueError(f"the fake CIFAR-10 files {bad} under {base} changed since they were written: delete the folder")
+            class _Fake(CIFAR10):
+                def _check_integrity(self) -> bool: return True   # checked against the marker's sha256 above
+                def _load_meta(self):                              # torchvision's, without its MD5 check
+                    import pickle
+                    with open(base / self.meta['filename'], 'rb') as fh: meta = pickle.load(fh, encoding='latin1')
+                    self.classes = meta[self.meta['key']]
+                    self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+            ds = _Fake(str(root), train=(split == 'train'), download=False)
+        else:
+            try: ds = CIFAR10(str(root), train=(split == 'train'), download=False)
+            except RuntimeError as e:  # torchvision's MD5 check of every batch failed
+                raise ValueError(f"the CIFAR-10 files under {base} fail torchvision's MD5 check (corrupted, or not the "
+                                 f"official python release): delete them and pass download=True, or extract "
+                                 f"{CIFAR10.filename} again") from e
     images, labels = ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64)
     return labels, lambda idx: images[idx]
 
@@ -234,6 +247,82 @@ def load_images(name: str, split: str = 'train', root: str | os.PathLike | None 
     idx = np.arange(len(labels)) if n is None else stratified_indices(labels, n, seed=seed).numpy()
     X = torch.from_numpy(np.ascontiguousarray(decode(idx))).to(torch.float32).div_(255)
     return X, torch.from_numpy(labels[idx].copy())
+
+# %% ../../nbs/01a_data_images.ipynb #c0201
+FAKE_MARKER = 'SPARSADV_FAKE_DATA.json'   # written beside fake files: their sha256, checked before they are read
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    "An IDX file as MNIST distributes it: magic (0, 0, 0x08 = uint8, ndim), big-endian int32 sizes, then the data."
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>BBBB', 0, 0, 0x08, array.ndim)); f.write(struct.pack('>' + 'I' * array.ndim, *array.shape))
+        f.write(array.tobytes())
+
+def _class_images(rng, labels: np.ndarray, shape: tuple, classes: int) -> np.ndarray:
+    "uint8 images (N, *shape): a class-dependent mean level plus noise, so that a network has something to learn."
+    level = (40 + 170 * labels / max(classes - 1, 1)).reshape(-1, *[1] * len(shape))
+    return np.clip(level + rng.normal(0, 40, (len(labels), *shape)), 0, 255).astype(np.uint8)
+
+def write_fake_dataset(name: str, root: str | os.PathLike, per_class: int = 4, seed: int = 0) -> Path:
+    """Write a small fake copy of dataset `name` ('mnist', 'cifar10' or 'tiny-imagenet') under `root`, in the real on-disk
+    format its loader reads (MNIST's idx files, CIFAR-10's python batches, Tiny ImageNet's JPEG folders and annotation
+    files), with `per_class` training and test images per class. For the `smoke` profile, which runs the paper's code
+    paths at the paper's shapes without the data; the numbers mean nothing. Returns the dataset folder."""
+    name = str(name).strip().lower()
+    if name not in ('mnist', 'cifar10', 'tiny-imagenet'):
+        raise ValueError(f"name={name!r}: fake data exist for 'mnist', 'cifar10' and 'tiny-imagenet'")
+    per_class, seed = check_positive_int(per_class, 'per_class'), check_seed(seed)
+    root = data_root(root); info = IMAGE_DATASETS[name]; K = info['classes']
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(K), per_class)
+    if name == 'mnist':
+        base = root / 'MNIST' / 'raw'; base.mkdir(parents=True, exist_ok=True)
+        for prefix in ('train', 't10k'):
+            _write_idx(base / f'{prefix}-images-idx3-ubyte', _class_images(rng, labels, (28, 28), K))
+            _write_idx(base / f'{prefix}-labels-idx1-ubyte', labels.astype(np.uint8))
+    elif name == 'cifar10':
+        import pickle
+        base = root / 'cifar-10-batches-py'; base.mkdir(parents=True, exist_ok=True)
+        names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+        for b in names:   # every batch holds per_class images of each class
+            data = _class_images(rng, labels, (3072,), K)
+            with open(base / b, 'wb') as f:
+                pickle.dump({'batch_label': b, 'labels': labels.tolist(), 'data': data,
+                             'filenames': [f'{b}_{k}.png' for k in range(len(labels))]}, f)
+        with open(base / 'batches.meta', 'wb') as f:
+            pickle.dump({'label_names': [f'class {k}' for k in range(K)], 'num_cases_per_batch': len(labels),
+                         'num_vis': 3072}, f)
+        (base / FAKE_MARKER).write_text(json.dumps({'sha256': {b: _sha256(base / b) for b in names + ['batches.meta']}}))
+    else:
+        from PIL import Image
+        base = root / 'tiny-imagenet-200'
+        wnids = [f'n{10000000 + k:08d}' for k in range(K)]
+        (base / 'val' / 'images').mkdir(parents=True, exist_ok=True)
+        (base / 'wnids.txt').write_text('\n'.join(wnids) + '\n')
+        lines = []
+        for k, w in enumerate(wnids):
+            d = base / 'train' / w / 'images'; d.mkdir(parents=True, exist_ok=True)
+            for i, img in enumerate(_class_images(rng, np.full(per_class, k), (64, 64, 3), K)):
+                Image.fromarray(img).save(d / f'{w}_{i}.JPEG', quality=90)
+            (base / 'train' / w / f'{w}_boxes.txt').write_text(''.join(f'{w}_{i}.JPEG\t0\t0\t63\t63\n' for i in range(per_class)))
+            for i, img in enumerate(_class_images(rng, np.full(per_class, k), (64, 64, 3), K)):
+                f = f'val_{k * per_class + i}.JPEG'; Image.fromarray(img).save(base / 'val' / 'images' / f, quality=90)
+                lines.append(f'{f}\t{w}\t0\t0\t63\t63')
+        (base / 'val' / 'val_annotations.txt').write_text('\n'.join(lines) + '\n')
+    return base
+
+def fake_data_root() -> Path:
+    "The folder of the `smoke` profile's fake datasets (`<cache>/data-smoke`), written on first use."
+    root = cache_dir('data-smoke')
+    for name, done in (('mnist', 'MNIST/raw/t10k-labels-idx1-ubyte'), ('cifar10', f'cifar-10-batches-py/{FAKE_MARKER}'),
+                       ('tiny-imagenet', 'tiny-imagenet-200/val/val_annotations.txt')):
+        if not (root / done).is_file(): write_fake_dataset(name, root)
+    return root
+
 
 # %% ../../nbs/01a_data_images.ipynb #c0020
 def image_channels(x: torch.Tensor, channels: int) -> torch.Tensor:

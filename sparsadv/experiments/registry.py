@@ -2,7 +2,7 @@
 
 # %% ../../nbs/08_experiments_registry.ipynb #c0003
 from __future__ import annotations
-import functools, importlib, json, time
+import contextlib, functools, importlib, json, os, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -125,6 +125,18 @@ class Figure:
 
 REGISTRY: dict[str, Figure] = {}
 
+@contextlib.contextmanager
+def _smoke_data(p: Profile):
+    "At the smoke profile, every image dataset is read from its fake files (data.images.fake_data_root) during the run."
+    if p.name != 'smoke': yield; return
+    from sparsadv.data.images import fake_data_root
+    old = os.environ.get('SPARSADV_DATA')
+    os.environ['SPARSADV_DATA'] = str(fake_data_root())
+    try: yield
+    finally:
+        if old is None: os.environ.pop('SPARSADV_DATA', None)
+        else: os.environ['SPARSADV_DATA'] = old
+
 def figure(name: str, chapter: str):
     "Register `run_figN(profile, seed, progress, **kw) -> dict` as the experiment of figure `name`, shown in `chapter`."
     if name not in FIGURE_MODULES: raise ValueError(f"figure name {name!r} is not one of {sorted(FIGURE_MODULES)}")
@@ -141,7 +153,7 @@ def figure(name: str, chapter: str):
             unknown = [] if open_kw else sorted(set(kw) - extra)
             if unknown: raise ValueError(f"run_{name}() has no setting(s) {unknown}; valid: {sorted(extra) or 'none'}")
             t0 = time.perf_counter()
-            data = run(p, seed=int(seed), progress=progress, **kw)
+            with _smoke_data(p): data = run(p, seed=int(seed), progress=progress, **kw)
             return FigureResult(data, provenance(profile=p.name, profile_hash=profile_hash(p), seed=int(seed),
                                                  wall_seconds=round(time.perf_counter() - t0, 2)))
         REGISTRY[name] = Figure(name, wrapper, chapter, summary=' '.join((run.__doc__ or '').strip().split('\n\n')[0].split()))

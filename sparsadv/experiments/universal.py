@@ -46,17 +46,22 @@ FIG7_PANELS = {
 FIG7_SETTINGS = {
     # n_attack: training images the UAPs are computed on (2000 in the paper); n_eval: test images (None: all);
     # task_a / task_b: the task network of each panel (task_b: a smaller stand-in for WRN-28-10 below the paper profile);
-    # protocol_batch: batch size of the batch-statistics evaluation (the authors' evaluation: 32 images per batch)
+    # protocol_batch: batch size of the batch-statistics evaluation (the authors' evaluation: 32 images per batch);
+    # protocol_grid: the budgets of that comparison, 'fine' (1 to 10 in steps of 1, and the paper's) or 'paper' (its 5)
     'quick': dict(n_attack=24, n_eval=128, task_a='resnet18', task_b='smallcnn', task_epochs=1, head_epochs=1,
                   head_lr=1e-3, uap_max_iter=1, tuap_max_iter=1, pgd_max_iter=3, finetune_a=False, finetune_b=True,
-                  protocol_batch=32),
+                  protocol_batch=32, protocol_grid='fine'),
     # cpu: the paper's iteration counts on fewer images (40 instead of 2000), so that the baselines are the paper's
     'cpu': dict(n_attack=40, n_eval=500, task_a='resnet18', task_b='resnet18', task_epochs=5, head_epochs=5,
                 head_lr=1e-3, uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune_a=False, finetune_b=True,
-                protocol_batch=32),
+                protocol_batch=32, protocol_grid='fine'),
     'paper': dict(n_attack=2000, n_eval=None, task_a='resnet18', task_b='wrn28_10', task_epochs=100, head_epochs=20,
                   head_lr=1e-3, uap_max_iter=5, tuap_max_iter=20, pgd_max_iter=100, finetune_a=False, finetune_b=True,
-                  protocol_batch=32),
+                  protocol_batch=32, protocol_grid='fine'),
+    # smoke: the paper's networks and shapes, one iteration of everything
+    'smoke': dict(n_attack=8, n_eval=20, task_a='resnet18', task_b='wrn28_10', task_epochs=1, head_epochs=1,
+                  head_lr=1e-3, uap_max_iter=1, tuap_max_iter=1, pgd_max_iter=2, finetune_a=False, finetune_b=True,
+                  protocol_batch=8, protocol_grid='paper'),
 }
 
 def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
@@ -70,18 +75,18 @@ def fig7_settings(profile: str | Profile | None = None, **overrides) -> dict:
         check_positive_int(s[k], k)
     if s['n_eval'] is not None: check_positive_int(s['n_eval'], 'n_eval')
     for k in ('task_a', 'task_b'): check_choice(s[k], k, CLASSIFIERS)
-    check_number(s['head_lr'], 'head_lr', positive=True)
+    check_number(s['head_lr'], 'head_lr', positive=True); check_choice(s['protocol_grid'], 'protocol_grid', ('fine', 'paper'))
     for k in ('finetune_a', 'finetune_b'):
         if not isinstance(s[k], bool): raise ArgumentTypeError(f"{k}={s[k]!r} must be True or False")
     return s
 
 def fig7_dataset(panel: str, profile: str | Profile | None = None) -> str:
     """The dataset of Fig 7 panel 'a' (MNIST) or 'b' (CIFAR-10) at a profile. The family is fixed; the profile sets only
-    the size: the full 'mnist' where the profile trains on every image (n_train_images None, the paper profile), else the
-    bundled 'mnist5k' (5,000 real MNIST digits, offline); 'cifar10' at every profile."""
+    the size: the bundled 'mnist5k' (5,000 real MNIST digits, offline) at the profiles whose images are mnist5k (quick,
+    cpu), else the full 'mnist' (paper; smoke, on its fake files); 'cifar10' at every profile."""
     p = get_profile(profile); check_choice(panel, 'panel', tuple(FIG7_PANELS))
     if FIG7_PANELS[panel]['family'] == 'cifar10': return 'cifar10'
-    return 'mnist' if p.n_train_images is None else 'mnist5k'
+    return 'mnist5k' if p.image_dataset == 'mnist5k' else 'mnist'
 
 def fig7_data_missing(dataset: str, root=None) -> str | None:
     "Why the images of `dataset` cannot be loaded on this machine (the loader's message), or None when they are there."
@@ -239,7 +244,8 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     # the same perturbations under the authors' evaluation protocol, on a finer grid of budgets
     t0 = time.perf_counter()
     proto = fig7_protocols(task, Xte, yte, {k: base[k] for k in ('class-pair DA', 'UAP', 'targeted UAP', 'noise')},
-                           channels=3, batch=st['protocol_batch'], seed=seed)
+                           channels=3, batch=st['protocol_batch'], seed=seed,
+                           eps=FIG7_GRID if st['protocol_grid'] == 'fine' else FIG7_EPS)
     ref = PAPER_FIG7[family]
     reach = {pr: {k: [fig7_eps_reaching(proto['eps'], [a[0] for a in proto[pr][k if k != 'noise' else NOISE3]], lvl,
                                          proto['clean'][pr][0]) for lvl in ref[k]] for k in ref} for pr in ('eval', 'batch_stats')}
