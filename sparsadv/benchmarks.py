@@ -14,7 +14,7 @@ from .coding.lasso import lasso, lasso_sklearn, lasso_gap
 # %% auto #0
 __all__ = ['COLUMNS', 'best_of', 'gemm_peak', 'bench_problem', 'omp_flops', 'lasso_flops', 'bench_omp', 'bench_lasso',
            'bench_table', 'format_table', 'check_targets', 'run_all', 'main', 'pgd_flops', 'bench_pgd',
-           'bench_dict_attack']
+           'lista_step_flops', 'bench_lista_step', 'bench_dict_attack']
 
 # %% ../nbs/90_benchmarks.ipynb #c0005
 from .core.report import Table
@@ -180,7 +180,8 @@ def main() -> None:
     print(' '.join(f'{k}={v:.3g}' if isinstance(v, float) else f'{k}={v}' for k, v in ctx.items()))
     print(format_table(rows))
     print('\n'.join(check_targets(rows)))
-    more = bench_pgd(peak=ctx['gemm_float32_gflops'] * 1e9) + bench_dict_attack()
+    more = (bench_pgd(peak=ctx['gemm_float32_gflops'] * 1e9) + bench_lista_step(peak=ctx['gemm_float32_gflops'] * 1e9)
+            + bench_dict_attack())
     print(format_table(more, ('task', 'solver', 'dtype', 'time_s', 'ours_faster_x', 'max_abs_diff', 'cos_to_svd', 'x_gemm_limit')))
 
 # %% ../nbs/90_benchmarks.ipynb #c0022
@@ -216,6 +217,38 @@ def bench_pgd(profile=None, peak: float | None = None, seed: int = 0) -> list[di
     rows.append(dict(task=task, solver='cleverhans projected_gradient_descent', dtype='float32', time_s=t_ch,
                      ours_faster_x=t_ch / t_ours, max_abs_diff=float((x_ch.detach() - x_ours).abs().max())))
     return rows
+
+# %% ../nbs/90_benchmarks.ipynb #c0032
+def lista_step_flops(m: int, n: int, K: int, batch: int) -> float:
+    "FLOPs of one LISTA training step: the forward products (K of (B, m) x (m, n), K - 1 of (B, n) x (n, n)) and a backward of twice that."
+    return 3 * 2.0 * batch * (K * n * m + (K - 1) * n * n)
+
+def bench_lista_step(profile=None, peak: float | None = None, steps: int = 8, seed: int = 0) -> list[dict]:
+    """Time LISTA training steps (forward, backward, Adam) at the paper's size (250 x 500, K = 16, batch 512; the quick
+    profile: 40 x 80, K = 8, batch 128) with Adam's fused kernel (what train_lista uses) and its default multi-tensor one,
+    against the GEMM time of the same FLOPs (x_gemm_limit: how far a step is above what the machine's GEMM allows)."""
+    from sparsadv.models.lista import LISTA
+    from sparsadv.data.synthetic import synthetic_batch
+    p = get_profile(profile)
+    m, n, s, B, K = (40, 80, 8, 128, 8) if p.name == 'quick' else (250, 500, 50, 512, 16)
+    peak = peak or gemm_peak()
+    D = gaussian_dictionary(m, n, seed=seed)
+    X, A = synthetic_batch(D, B, s, seed=seed + 1)
+    limit = lista_step_flops(m, n, K, B) / peak
+    rows = []
+    for name, kw in (('sparsadv train_lista step (fused Adam)', dict(fused=True)), ('the same, multi-tensor Adam', {})):
+        net = LISTA(D, K=K)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, **kw)
+        def step():
+            opt.zero_grad(set_to_none=True)
+            ((net(X) - A) ** 2).sum(1).mean().backward(); opt.step()
+        step()   # warm-up
+        t, _ = best_of(lambda: [step() for _ in range(steps)], 2)
+        rows.append(dict(task=f'LISTA training step {m}x{n}, K={K}, batch {B}', solver=name, dtype='float32',
+                         time_s=t / steps, x_gemm_limit=t / steps / limit))
+    rows[0]['ours_faster_x'] = rows[1]['time_s'] / rows[0]['time_s']
+    return rows
+
 
 # %% ../nbs/90_benchmarks.ipynb #c0024
 def bench_dict_attack(profile=None, seed: int = 0, repeat: int = 3) -> list[dict]:
