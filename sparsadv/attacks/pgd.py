@@ -67,6 +67,12 @@ def _random_start(x: torch.Tensor, p: float, eps: float, seed: int | None) -> to
     r = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), generator=g, dtype=x.dtype, device=x.device)
     return u * eps * r ** (1.0 / d)
 
+def _model_device(model) -> torch.device | None:
+    "The device of a module's first parameter or buffer (None for a plain callable or a module without tensors)."
+    if isinstance(model, torch.nn.Module):
+        for t in list(model.parameters()) + list(model.buffers()): return t.device
+    return None
+
 def _model_dtype(model) -> torch.dtype | None:
     "The floating dtype of a module's first floating parameter or buffer (None for a plain callable)."
     if isinstance(model, torch.nn.Module):
@@ -151,8 +157,9 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
                       "batch-norm buffers get updated); call model.eval() first", stacklevel=2)
 
     x_in = x = x.detach()
-    mdt = _model_dtype(model)
+    mdt, mdev = _model_dtype(model), _model_device(model)
     if mdt is not None and x.dtype != mdt: x = x.to(mdt)    # the model's dtype, once; x_adv comes back in x_in's
+    if mdev is not None and x.device != mdev: x = x.to(mdev)   # the model's device, once; x_adv comes back on x_in's
     if x.shape[0] == 0: return x_in.clone()
     if y is None:
         with torch.no_grad(): out = model(x)
@@ -170,9 +177,10 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
         if y.min() < 0 or y.max() >= K:
             raise ValueError(f"y has class labels outside [0, K) (got {int(y.min())}..{int(y.max())}): "
                              "they must index the model's logits")
-    y = y.detach()
+    y = y.detach().to(x.device)
 
-    x_adv = x + _random_start(x, p, eps, seed) if rand_init else x.clone()
+    # the random start is drawn on the caller's device, so a seed gives the same start wherever the model runs
+    x_adv = x + _random_start(x.to(x_in.device), p, eps, seed).to(x.device) if rand_init else x.clone()
     if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
     with torch.enable_grad():
         for _ in range(steps):
@@ -184,7 +192,7 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
                 if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
                 x_adv = x + _project(x_adv - x, p, eps)
                 if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
-    x_adv = x_adv.detach()
+    x_adv = x_adv.detach().to(x_in.device)
     if x_adv.dtype != x_in.dtype:   # back to the caller's dtype, projected there again
         x_adv = x_in + _project(x_adv.to(x_in.dtype) - x_in, p, eps)
         if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
