@@ -369,19 +369,21 @@ def lasso_sklearn(D: torch.Tensor, X: torch.Tensor, beta: float, tol: float = 1e
     return torch.from_numpy(np.asarray(est.coef_).reshape(B, n).copy()).to(X)
 
 # %% ../../nbs/02b_coding_lasso.ipynb #c0201
-def lasso_tol(D: torch.Tensor, X: torch.Tensor, tol: float, return_beta: bool = False):
+def lasso_tol(D: torch.Tensor, X: torch.Tensor, tol: float, return_beta: bool = False, progress: bool | None = None):
     """LASSO codes A: (B, n) of X: (B, m) with, per signal, the largest beta whose solution meets ||x - D a||^2 <= tol
     (exactly tol where the path crosses it; all zero where ||x||^2 <= tol). With `return_beta`, also the betas (B,)
     in eq. 1's units. A signal whose whole path stays above tol (tol below the least-squares residual) gets the
-    path's last point and a SparsadvNumericWarning."""
+    path's last point and a SparsadvNumericWarning. `progress`: a bar over the signals (None: $SPARSADV_PROGRESS)."""
     from sklearn.linear_model import lars_path
+    from tqdm.auto import tqdm
+    from sparsadv.core.config import progress_enabled
     D, X = _check_problem(D, X)
     tol = _check_tol(tol, 'tol')
     if not isinstance(return_beta, bool): raise ArgumentTypeError(f"return_beta={return_beta!r} must be True or False")
     B, (m, n) = X.shape[0], D.shape
     D64, X64 = D.detach().double().cpu().numpy(), X.detach().double().cpu().numpy()
     A, betas, short = np.zeros((B, n)), np.zeros(B), []
-    for b in range(B):
+    for b in tqdm(range(B), desc='LASSO (tolerance)', disable=not progress_enabled(progress) or B < 200, leave=False):
         x = X64[b]
         if x @ x <= tol: betas[b] = float(np.abs(D64.T @ x).max()); continue   # the zero code already meets tol
         alphas, _, coefs = lars_path(D64, x, method='lasso', return_path=True)

@@ -164,7 +164,8 @@ def plot_fig5(r: dict):
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0007
 FIG6_CODE_READING_SIGNALS = 200   # signals for the ablation with the authors' code's LASSO (scikit-learn, one fit each)
 
-def lasso_code_reading(D: torch.Tensor, X: torch.Tensor, tol: float, beta: float) -> tuple[torch.Tensor, int]:
+def lasso_code_reading(D: torch.Tensor, X: torch.Tensor, tol: float, beta: float,
+                       progress: bool | None = None) -> tuple[torch.Tensor, int]:
     """The authors' code's reading of "LASSO with a tolerance equal to the clean LISTA error": scikit-learn
     `Lasso(alpha=beta / m, tol=tol, fit_intercept=False)`, i.e. the tolerance is the solver's convergence tolerance, not a
     residual target. X: (B, m) -> codes (B, n), and how many fits stopped at max_iter without converging."""
@@ -174,7 +175,9 @@ def lasso_code_reading(D: torch.Tensor, X: torch.Tensor, tol: float, beta: float
     check_number(tol, 'tol', positive=True); check_number(beta, 'beta', positive=True)
     m = D.shape[0]
     Dn = D.double().numpy(); out = np.zeros((X.shape[0], D.shape[1])); unconverged = 0
-    for i, x in enumerate(X.double().numpy()):
+    from tqdm.auto import tqdm
+    from sparsadv.core.config import progress_enabled
+    for i, x in enumerate(tqdm(X.double().numpy(), desc='scikit-learn Lasso', disable=not progress_enabled(progress), leave=False)):
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter('always', ConvergenceWarning)
             out[i] = Lasso(alpha=beta / m, tol=tol, fit_intercept=False).fit(Dn, x).coef_
@@ -203,7 +206,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
         return run
     coders = {'LISTA 1 (attacked)': coder(net1), 'LISTA 2': coder(net2),
               'OMP (tolerance)': lambda Z: omp(D, Z, tol=omp_tol),
-              'LASSO (tolerance)': lambda Z: lasso_tol(D, Z, omp_tol)}   # the paper: both stop at the clean LISTA error
+              'LASSO (tolerance)': lambda Z: lasso_tol(D, Z, omp_tol, progress=progress)}   # the paper: both stop at the clean LISTA error
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
     tests = {name: dict(da_vs_pgd=ttest(v['da']['totals'], v['pgd']['totals']),
                         da_vs_pgd_ce=ttest(v['da']['totals'], v['pgd-ce']['totals']),
@@ -223,7 +226,7 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
     with torch.no_grad(): code_mse = float(((net1(X) - A) ** 2).mean())   # the clean LISTA error, per code entry
     reading, unconv = {}, 0
     for cond in ('clean', 'noise', 'pgd', 'da'):
-        codes, u_ = lasso_code_reading(D, inputs[cond][:k], code_mse, p.lasso_betas[1]); unconv += u_
+        codes, u_ = lasso_code_reading(D, inputs[cond][:k], code_mse, p.lasso_betas[1], progress=progress); unconv += u_
         reading[cond] = split_stats(A[:k], codes)
     code_reading = dict(signals=k, tol=code_mse, beta=p.lasso_betas[1], unconverged=unconv, split=reading,
                         da_vs_pgd=ttest(reading['da']['totals'], reading['pgd']['totals']))
