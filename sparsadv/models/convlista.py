@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..core.cache import cached
-from ..core.config import derive_seed, get_profile, make_generator, Profile
+from ..core.config import derive_seed, get_device, get_profile, make_generator, Profile
 from ..core.checks import require
 from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_number, check_seed,
                                   check_choice, ArgumentTypeError)
@@ -173,8 +173,10 @@ def get_convlista(profile: str | Profile | None = None, seed: int = 0, train: bo
     Xte, _ = load_images(cfg['dataset'], eval_split(cfg['dataset']), n=cfg['n_test'], seed=cfg['data_seed'])
     build = lambda: ConvLISTA(Xtr.shape[1], filters=cfg['filters'], kernel=cfg['kernel'], K=cfg['K'], init=cfg['init'],
                               threshold=cfg['threshold'], seed=cfg['seed'])
-    train_fn = lambda model, ckpt: train_convlista(model, Xtr, epochs=cfg['epochs'], batch=cfg['batch'], lr=cfg['lr'],
-                                                   seed=cfg['seed'], ckpt_path=ckpt, X_test=Xte[:500], progress=progress)
+    dev = get_device()   # training runs on the session's device (a GPU when there is one); the cached network is on the CPU
+    train_fn = lambda model, ckpt: train_convlista(model.to(dev), Xtr.to(dev), epochs=cfg['epochs'], batch=cfg['batch'],
+                                                   lr=cfg['lr'], seed=cfg['seed'], ckpt_path=ckpt,
+                                                   X_test=Xte[:500].to(dev), progress=progress)
     model, entry = cached('convlista', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     q = evaluate_convlista(model, Xte)
     hist = entry['hist']

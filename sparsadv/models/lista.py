@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from ..core.cache import cached
-from ..core.config import derive_seed, get_profile, Profile
+from ..core.config import derive_seed, get_device, get_profile, Profile
 from ..core.checks import (with_overrides, check_positive_int, check_tensor, check_unit_columns, check_number,
                                   check_seed, check_choice, ArgumentTypeError)
 from ..data.synthetic import synthetic_batch, gaussian_dictionary
@@ -156,8 +156,10 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
     D = gaussian_dictionary(cfg['m'], cfg['n'], seed=cfg['dict_seed'])
     Xt, At = synthetic_batch(D, 1000, cfg['s'], seed=test_seed)
     build = lambda: LISTA(D, K=cfg['K'], init=cfg['init'], lam=cfg['lam'], seed=cfg['seed'], jitter=cfg['jitter'])
-    train_fn = lambda model, ckpt: train_lista(model, s=cfg['s'], steps=cfg['steps'], batch=cfg['batch'], lr=cfg['lr'],
-                                               lr_final=cfg['lr_final'], seed=cfg['seed'], ckpt_path=ckpt, test=(Xt, At),
-                                               eval_every=max(cfg['steps'] // 20, 1), progress=progress)
+    dev = get_device()   # training runs on the session's device (a GPU when there is one); the cached network is on the CPU
+    train_fn = lambda model, ckpt: train_lista(model.to(dev), s=cfg['s'], steps=cfg['steps'], batch=cfg['batch'], lr=cfg['lr'],
+                                               lr_final=cfg['lr_final'], seed=cfg['seed'], ckpt_path=ckpt,
+                                               test=(Xt.to(dev), At.to(dev)), eval_every=max(cfg['steps'] // 20, 1),
+                                               progress=progress)
     model, entry = cached('lista', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     return model, dict(entry, test_nmse_db=lista_nmse_db(model, Xt, At))
