@@ -375,7 +375,7 @@ def lasso_tol(D: torch.Tensor, X: torch.Tensor, tol: float, return_beta: bool = 
     in eq. 1's units. A signal whose whole path stays above tol (tol below the least-squares residual) gets the
     path's last point and a SparsadvNumericWarning. `progress`: a bar over the signals (None: $SPARSADV_PROGRESS)."""
     from sklearn.linear_model import lars_path
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     from sparsadv.core.config import progress_enabled
     D, X = _check_problem(D, X)
     tol = _check_tol(tol, 'tol')

@@ -175,7 +175,7 @@ def lasso_code_reading(D: torch.Tensor, X: torch.Tensor, tol: float, beta: float
     check_number(tol, 'tol', positive=True); check_number(beta, 'beta', positive=True)
     m = D.shape[0]
     Dn = D.double().numpy(); out = np.zeros((X.shape[0], D.shape[1])); unconverged = 0
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     from sparsadv.core.config import progress_enabled
     for i, x in enumerate(tqdm(X.double().numpy(), desc='scikit-learn Lasso', disable=not progress_enabled(progress), leave=False)):
         with warnings.catch_warnings(record=True) as w:
