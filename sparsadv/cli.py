@@ -13,11 +13,11 @@ from .experiments.registry import FIGURE_MODULES, get_figure
 __all__ = ['figures', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #c0004
+_ORDER = sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))   # fig1 ... fig7
+
 def figures() -> dict:
     "Every reproducible figure: {name: (run, plot)} from the registry (imports every experiment module)."
-    return {name: (get_figure(name).run, get_figure(name).plot) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}
-
-_ORDER = sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))
+    return {name: (get_figure(name).run, get_figure(name).plot) for name in _ORDER}
 
 def build_parser() -> argparse.ArgumentParser:
     "The `sparsadv` argument parser (imports no experiment module)."

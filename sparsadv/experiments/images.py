@@ -311,13 +311,17 @@ def _spectra_block(D, groups: dict, image_shape, seed: int, tag: str, replace: b
                                 p90=v.double().quantile(0.9, dim=0).tolist()) for k, v in sp.items()},
                 cond={k: [float(c) for c in v] for k, v in cond.items()}, **_cond_stats(cond, seed, tag))
 
+def _group_ids(B: int, n_groups: int = N_GROUPS) -> tuple[int, torch.Tensor]:
+    "The groups of B consecutive perturbations: G = min(B, n_groups) and each perturbation's group (B,)."
+    G = min(B, n_groups)
+    return G, torch.arange(B) * G // B
+
 def _group_sums(delta: torch.Tensor, D, n_groups: int = N_GROUPS, batch: int = 64) -> torch.Tensor:
     """Sums of the |unit products| |<delta_j, D_i>| (unit-norm delta_j and atoms) over consecutive groups of the
     perturbations delta: (B, ...) -> (G, n_atoms) float64, G = min(B, n_groups); eq. 2 is their column sum, normalised."""
-    B = delta.shape[0]; G = min(B, n_groups)
-    gid = torch.arange(B) * G // B
+    G, gid = _group_ids(delta.shape[0], n_groups)
     S = None
-    for s in range(0, B, batch):
+    for s in range(0, delta.shape[0], batch):
         P = atom_correlations(delta[s:s + batch].to(D.device), D, batch=batch, per_sample=True).double()
         if S is None: S = torch.zeros(G, P.shape[1], dtype=torch.float64, device=P.device)
         S.index_add_(0, gid[s:s + batch].to(P.device), P)
@@ -364,9 +368,8 @@ def _corr_block(sets: dict, D) -> tuple[dict, dict, torch.Tensor]:
         P = atom_correlations(torch.cat(list(sets.values())).to(D.device), D, batch=total, per_sample=True).double()
         S, s0 = {}, 0
         for k, v in sets.items():
-            B = v.shape[0]; G = min(B, N_GROUPS)
-            S[k] = torch.zeros(G, P.shape[1], dtype=torch.float64, device=P.device).index_add_(
-                0, (torch.arange(B) * G // B).to(P.device), P[s0:s0 + B]).cpu()
+            B = v.shape[0]; G, gid = _group_ids(B)
+            S[k] = P.new_zeros(G, P.shape[1]).index_add_(0, gid.to(P.device), P[s0:s0 + B]).cpu()
             s0 += B
     else:
         S = {k: _group_sums(v, D) for k, v in sets.items()}

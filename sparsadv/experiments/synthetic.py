@@ -125,16 +125,16 @@ def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool
     tests = {name: ttest(v['pgd']['totals'], v['noise']['totals']) for name, v in split.items()}
     # the model-free control: a second equal-norm noise draw in place of PGD, judged by the same rule
     X_ctl = X + equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise', 'control'))
-    control = {name: ttest(split_stats(A, code(X_ctl))['totals'], split[name]['noise']['totals']) for name, code in coders.items()}
+    ctl_totals = {name: split_stats(A, code(X_ctl))['totals'] for name, code in coders.items()}
+    control = {name: ttest(ctl_totals[name], split[name]['noise']['totals']) for name in coders}
     # Fig 1b: is the lower beta more sensitive to PGD than to noise? per signal, (PGD - noise) at the low beta minus
     # the same at the high beta (the same signals, perturbations and noise under both betas: a paired difference)
     hi, lo = list(coders)[3:5]
     gap = {k: split[k]['pgd']['totals'] - split[k]['noise']['totals'] for k in (hi, lo)}
     m, l, h = mean_ci(gap[lo] - gap[hi])
     sens = dict(high=hi, low=lo, gap_high=float(gap[hi].mean()), gap_low=float(gap[lo].mean()), diff=m, lo=l, hi=h,
-                control=dict(zip(('diff', 'lo', 'hi'), mean_ci(
-                    (split_stats(A, coders[lo](X_ctl))['totals'] - split[lo]['noise']['totals'])
-                    - (split_stats(A, coders[hi](X_ctl))['totals'] - split[hi]['noise']['totals'])))))
+                control=dict(zip(('diff', 'lo', 'hi'), mean_ci((ctl_totals[lo] - split[lo]['noise']['totals'])
+                                                               - (ctl_totals[hi] - split[hi]['noise']['totals'])))))
     # Fig 1b: is the lower beta less robust? the increase over clean, low beta minus high beta, per signal
     robust = {cond: dict(zip(('diff', 'lo', 'hi'), mean_ci((split[lo][cond]['totals'] - split[lo]['clean']['totals'])
                                                            - (split[hi][cond]['totals'] - split[hi]['clean']['totals']))))

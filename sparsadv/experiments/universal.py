@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..core.config import Profile, derive_seed, get_profile, make_generator
 from ..data.images import eval_split, load_images, check_image_dataset
 from ..models.convlista import get_convlista, ConvLISTA, convlista_loss
-from ..models.classifiers import get_classifier, accuracy, eval_mode
+from ..models.classifiers import get_classifier, accuracy, eval_mode, _model_device
 from ..attacks.pgd import equal_norm_noise
 from ..analysis.stats import paired_accuracy, mean_ci
 from ..attacks.dict_attack import class_pair_directions, class_pair_attack, dict_attack
@@ -96,9 +96,6 @@ def fig7_data_missing(dataset: str, root=None) -> str | None:
     return None
 
 # %% ../../nbs/08d_experiments_universal.ipynb #c0008
-def _device_of(model: nn.Module) -> torch.device:
-    return next(iter(list(model.parameters()) + list(model.buffers())), torch.zeros(0)).device
-
 @torch.no_grad()
 def correct_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 256) -> torch.Tensor:
     "Per image, whether `model` classifies X: (N, C, H, W) right (N,) bool; X may leave [0, 1] (as the authors), eval() mode."
@@ -107,7 +104,7 @@ def correct_unclipped(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch:
         raise ValueError(f"y must be an integer tensor ({X.shape[0]},) of class indices, got "
                          f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
     if X.shape[0] == 0: raise ValueError("X holds no images: the accuracy is a mean over images, pass at least one")
-    dev = _device_of(model)
+    dev = _model_device(model)
     with eval_mode(model):
         pred = torch.cat([model(X[i:i + batch].to(dev)).argmax(1).cpu() for i in range(0, X.shape[0], batch)])
     return pred == y.cpu()
@@ -155,7 +152,7 @@ def fig7_protocols(task: nn.Module, X: torch.Tensor, y: torch.Tensor, perts: dic
     eps = [check_number(e, 'eps', positive=True) for e in eps]
     if channels != X.shape[1] and X.shape[1] != 1:
         raise ValueError(f"channels={channels} must equal the images' {X.shape[1]} channels (or the images have one channel)")
-    dev = _device_of(task)
+    dev = _model_device(task)
     nets = {'eval': task, 'batch_stats': _batch_stats(task)}
     X3 = X.expand(-1, channels, -1, -1)
     g = make_generator(derive_seed(seed, 'fig7', 'noise3'))
@@ -360,7 +357,7 @@ def _panel_claims(r: dict | None, panel: str, prof: str, eps: list, reason: str 
                                    for k, e in enumerate(eps)))
             verdict = bool(all(wins))
         if all(ctl):
-            verdict = None; note.append('not evidence: the control passes the same rule')
+            verdict = None; note.insert(0, 'not evidence: the control passes the same rule')   # first: the verdict word reads it
         out.append(Claim(fig, claim, paper, meas, test, verdict, prof, '; '.join(note), control))
     return out
 
