@@ -6,21 +6,10 @@ Writes <figure>.json (the figure's results with their provenance), lista_trainin
 curves and times) and run.json (the run's provenance: version, commit, date, machine, wall time, and a hash of every
 sparsadv module the run imported, from which the book tells whether the code has changed since)."""
 from __future__ import annotations
-import argparse, hashlib, json, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 FIGURES = ('fig1', 'fig5', 'fig6')
-HERE = Path(__file__).resolve().parent
-
-
-def module_hashes() -> dict:
-    "sha256 (first 16 hex digits) of the source of every sparsadv module imported so far."
-    out = {}
-    for name, mod in sorted(sys.modules.items()):
-        f = getattr(mod, '__file__', None)
-        if (name == 'sparsadv' or name.startswith('sparsadv.')) and f and f.endswith('.py') and not name.endswith('_modidx'):
-            out[name] = hashlib.sha256(Path(f).read_bytes()).hexdigest()[:16]
-    return out
 
 
 def main(argv=None) -> int:
@@ -33,8 +22,9 @@ def main(argv=None) -> int:
     from sparsadv.core.cache import provenance
     from sparsadv.experiments.registry import get_figure
     from sparsadv.models.lista import get_lista
+    from sparsadv.experiments.recorded import module_hashes, RECORDED_ROOT
     p = get_profile(args.profile)
-    out = Path(args.out) if args.out else HERE / 'recorded' / p.name
+    out = Path(args.out) if args.out else RECORDED_ROOT / p.name
     out.mkdir(parents=True, exist_ok=True)
     progress = False if args.no_progress else None
     t0, walls = time.perf_counter(), {}
