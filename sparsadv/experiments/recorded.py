@@ -11,7 +11,7 @@ from ..core.config import PROFILES
 from .registry import FigureResult
 
 # %% auto #0
-__all__ = ['RECORDED_ROOT', 'module_hashes', 'RecordedRun', 'load_recorded', 'steps_to']
+__all__ = ['RECORDED_ROOT', 'module_hashes', 'RecordedRun', 'load_recorded', 'steps_to', 'recorded_summary', 'compare_claims']
 
 # %% ../../nbs/08f_experiments_recorded.ipynb #c0004
 RECORDED_ROOT = Path(sparsadv.__file__).resolve().parent.parent / 'book' / 'recorded'   # in a checkout of the repository
@@ -92,3 +92,51 @@ def steps_to(curve_steps: list, curve_db: list, target_db: float = -30.0) -> int
     "The first logged step whose test NMSE (dB) is at or below `target_db` (None if the curve never gets there)."
     if len(curve_steps) != len(curve_db): raise ValueError(f"curve_steps and curve_db differ in length ({len(curve_steps)} vs {len(curve_db)})")
     return next((int(s) for s, d in zip(curve_steps, curve_db) if d <= target_db), None)
+
+# %% ../../nbs/08f_experiments_recorded.ipynb #c0011
+def recorded_summary(rec: RecordedRun, figures: str | list[str] = ()) -> str:
+    """One markdown paragraph on where a record comes from: its profile's sizes, date, commit, version, machine, the
+    wall time of `figures`, and whether it is stale (the reason) or still made by this code."""
+    if not isinstance(rec, RecordedRun): raise ArgumentTypeError(f"rec must be a RecordedRun (from load_recorded), got {type(rec).__name__}")
+    figures = [figures] if isinstance(figures, str) else list(figures)
+    r = rec.run
+    some = next(iter(rec.results.values()), {}) or {}
+    p = some.get('profile') if isinstance(some.get('profile'), dict) else {}
+    sizes = f" (m = {p['m']}, n = {p['n']}, s = {p['s']}, {p.get('n_test')} test signals)" if {'m', 'n', 's'} <= set(p) else ''
+    walls = r.get('figure_wall_seconds') or {}
+    took = ', '.join(f"{f} took {walls[f] / 60:.1f} min" for f in figures if isinstance(walls.get(f), (int, float)))
+    commit = (r.get('commit') or 'unknown')[:12] + (' (with local changes)' if str(r.get('commit', '')).endswith('+dirty') else '')
+    why = rec.stale_because()
+    state = f"**Stale**: {why}; `make paper-synthetic` records it again." if why else "The code that made it is unchanged."
+    return (f"Recorded run of the `{r.get('profile')}` profile{sizes}, made on {str(r.get('date', '?'))[:10]} at commit "
+            f"`{commit}` (version {r.get('package')}) on {r.get('machine')} with {r.get('cpus')} CPUs ({r.get('device')})"
+            + (f"; {took}" if took else '') + f". {state}")
+
+# %% ../../nbs/08f_experiments_recorded.ipynb #c0009
+def compare_claims(build: list, recorded: list, build_label: str = 'this build', recorded_label: str = 'paper size (recorded)'):
+    """The claims of a build beside those of a recorded run, matched by figure and claim text: one row per claim (the
+    build's order, then claims only the record has), with each side's measured value and verdict ('-' where a side
+    lacks the claim). Claims may be `Claim`s or their dicts."""
+    from sparsadv.claims import Claim, verdict
+    from sparsadv.core.report import Table
+    as_claims = lambda cs, nm: [Claim.from_dict(c) if isinstance(c, dict) else c for c in _claim_list(cs, nm)]
+    b, r = as_claims(build, 'build'), as_claims(recorded, 'recorded')
+    for lab, nm in ((build_label, 'build_label'), (recorded_label, 'recorded_label')):
+        if not isinstance(lab, str) or not lab: raise ArgumentTypeError(f"{nm} must be a non-empty column label, got {lab!r}")
+    key = lambda c: (c.figure, c.claim)
+    rec = {key(c): c for c in r}
+    keys = [key(c) for c in b] + [key(c) for c in r if key(c) not in {key(x) for x in b}]
+    by_b = {key(c): c for c in b}
+    rows = []
+    for k in keys:
+        cb, cr = by_b.get(k), rec.get(k)
+        rows.append({'Fig': k[0], 'Claim': k[1], 'Paper': (cb or cr).paper,
+                     f'Ours, {build_label}': cb.measured if cb else '-', f'Verdict, {build_label}': verdict(cb) if cb else '-',
+                     f'Ours, {recorded_label}': cr.measured if cr else '-', f'Verdict, {recorded_label}': verdict(cr) if cr else '-'})
+    cols = list(rows[0]) if rows else ['Fig', 'Claim', 'Paper']
+    return Table(rows, columns=cols, formats={c: ('verdict' if c.startswith('Verdict') else 'text') for c in cols})
+
+def _claim_list(cs, name: str) -> list:
+    if isinstance(cs, (str, bytes, dict)) or not hasattr(cs, '__iter__'):
+        raise ArgumentTypeError(f"{name} must be a list of claims (Claim or their dicts), got {type(cs).__name__}")
+    return list(cs)
