@@ -22,7 +22,7 @@ from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
 from .registry import ALPHA, _jsonable, _check_results, _diff_ci
 from .synthetic import synthetic_attack, authors_pgd, clean_residual, fig1_coders, soft_target_ce
-from .registry import figure, figure_plot, FigureResult
+from .registry import figure, figure_plot, FigureResult, on_device
 
 
 # %% auto #0
@@ -61,7 +61,8 @@ def run_fig5(profile: str | Profile | None = None, seed: int = 0, progress: bool
     beta = p.lasso_betas[1]
     pert = {'pgd': delta, 'noise': X_noise - X,
             'control': equal_norm_noise(delta, norm=2, seed=derive_seed(seed, 'synthetic', 'noise', 'control'))}
-    codes = {k: lasso(D, v, beta) for k, v in pert.items()}
+    code = lambda V, b: on_device(lambda Z: lasso(D, Z, b))(V)   # the LASSO on the session's device
+    codes = {k: code(v, beta) for k, v in pert.items()}
     st = {k: _code_stats(v) for k, v in codes.items()}
     nz = {k: v[v != 0].abs().double().numpy() for k, v in codes.items() if k != 'control'}
     top = max(float(max(a.max() if a.size else 0 for a in nz.values())), 1e-12)
@@ -71,7 +72,7 @@ def run_fig5(profile: str | Profile | None = None, seed: int = 0, progress: bool
     # analysis: the same comparison at smaller betas, and for the minimum-norm code D^+ delta (beta -> 0)
     sweep = []
     for f in FIG5_BETA_FACTORS[1:]:
-        s2 = {k: _code_stats(lasso(D, pert[k], beta * f)) for k in ('pgd', 'noise')}
+        s2 = {k: _code_stats(code(pert[k], beta * f)) for k in ('pgd', 'noise')}
         sweep.append(dict(beta=beta * f, **_fig5_compare(s2['pgd'], s2['noise']),
                           count_pgd=float(s2['pgd']['count'].mean()), count_noise=float(s2['noise']['count'].mean())))
     tests = _fig5_compare(st['pgd'], st['noise'])
@@ -198,13 +199,10 @@ def run_fig6(profile: str | Profile | None = None, seed: int = 0, progress: bool
     X_rand = X + (p.eps_l2 * u / u.norm()).to(X.dtype)[None, :]
     X_ce, omp_tol = authors_pgd(net1, X, p, seed), clean_residual(net1, X)
     inputs = {'clean': X, 'noise': X_noise, 'pgd': X_pgd, 'pgd-ce': X_ce, 'da': X_da, 'random': X_rand}
-    def coder(net):
-        @torch.no_grad()
-        def run(Z): return net(Z)
-        return run
-    coders = {'LISTA 1 (attacked)': coder(net1), 'LISTA 2': coder(net2),
-              'OMP (tolerance)': lambda Z: omp(D, Z, tol=omp_tol),
-              'LASSO (tolerance)': lambda Z: lasso_tol(D, Z, omp_tol, progress=progress)}   # the paper: both stop at the clean LISTA error
+    # each coder runs on the session's device (a GPU when there is one; on a CPU nothing changes)
+    coders = {'LISTA 1 (attacked)': on_device(net1), 'LISTA 2': on_device(net2),
+              'OMP (tolerance)': on_device(lambda Z: omp(D, Z, tol=omp_tol)),
+              'LASSO (tolerance)': on_device(lambda Z: lasso_tol(D, Z, omp_tol, progress=progress))}   # the paper: both stop at the clean LISTA error
     split = {name: {cond: split_stats(A, code(Z)) for cond, Z in inputs.items()} for name, code in coders.items()}
     tests = {name: dict(da_vs_pgd=ttest(v['da']['totals'], v['pgd']['totals']),
                         da_vs_pgd_ce=ttest(v['da']['totals'], v['pgd-ce']['totals']),

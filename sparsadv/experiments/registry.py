@@ -14,7 +14,7 @@ import inspect
 
 # %% auto #0
 __all__ = ['ALPHA', 'FIGURE_MODULES', 'REGISTRY', 'results_dir', 'FigureResult', 'profile_hash', 'save_results', 'Figure',
-           'figure', 'figure_plot', 'get_figure', 'all_figures']
+           'figure', 'figure_plot', 'get_figure', 'all_figures', 'on_device']
 
 # %% ../../nbs/08_experiments_registry.ipynb #c0004
 ALPHA = 0.01  # significance level for "the paper's difference is there"
@@ -178,3 +178,22 @@ def get_figure(name: str) -> Figure:
 def all_figures() -> dict[str, Figure]:
     "Every figure, in the paper's order (imports every experiment module)."
     return {name: get_figure(name) for name in sorted(FIGURE_MODULES, key=lambda f: int(f[3:]))}
+
+# %% ../../nbs/08_experiments_registry.ipynb #c0111
+def on_device(coder, device=None) -> Callable:
+    """`coder` (a function of signals X: (B, ...) -> codes, or a network) run on `device` (default: the session's,
+    `get_device()`): X is moved there once and the codes come back to the CPU, where the statistics are taken. A
+    network is copied to the device (the caller's stays where it is) and run without gradients. On a CPU this
+    changes nothing: the same function, the same numbers."""
+    import copy, torch
+    from sparsadv.core.config import get_device
+    dev = get_device(device)
+    if isinstance(coder, torch.nn.Module):
+        net = coder if dev.type == 'cpu' else copy.deepcopy(coder).to(dev)
+        @torch.no_grad()
+        def run_net(X): return net(X.to(dev)).cpu()
+        return run_net
+    if not callable(coder): raise ArgumentTypeError(f"coder must be a function of the signals or a torch network, got {type(coder).__name__}")
+    if dev.type == 'cpu': return coder
+    def run(X): return coder(X.to(dev)).cpu()
+    return run

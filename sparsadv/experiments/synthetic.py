@@ -21,7 +21,7 @@ from ..core.report import p_text
 from ..plots import PAGE_WIDTH, error_split_bars
 from .registry import ALPHA, save_results, _jsonable, _check_results, _diff_ci
 from ..core.checks import ArgumentTypeError, check_number, check_positive_int, check_tensor
-from .registry import figure, figure_plot, FigureResult
+from .registry import figure, figure_plot, FigureResult, on_device
 
 
 # %% auto #0
@@ -74,13 +74,12 @@ def fig1_coders(D: torch.Tensor, lista, s: int, betas: tuple[float, float], omp_
         raise ValueError(f"betas={betas!r} must be a pair (high, low) of LASSO weights")
     for b in betas: check_number(b, 'betas', positive=True)
     check_number(omp_tol, 'omp_tol', nonneg=True, hint="OMP's residual tolerance")
-    @torch.no_grad()
-    def run_lista(X): return lista(X)
-    return {'LISTA': run_lista,
-            'OMP (tolerance)': lambda X: omp(D, X, tol=omp_tol),
-            f'OMP (s = {s})': lambda X: omp(D, X, n_nonzero=s),
-            f'LASSO (beta = {betas[0]:.3g})': lambda X: lasso(D, X, betas[0]),
-            f'LASSO (beta = {betas[1]:.3g})': lambda X: lasso(D, X, betas[1])}
+    # each coder runs on the session's device (a GPU when there is one; on a CPU nothing changes)
+    return {'LISTA': on_device(lista),
+            'OMP (tolerance)': on_device(lambda X: omp(D, X, tol=omp_tol)),
+            f'OMP (s = {s})': on_device(lambda X: omp(D, X, n_nonzero=s)),
+            f'LASSO (beta = {betas[0]:.3g})': on_device(lambda X: lasso(D, X, betas[0])),
+            f'LASSO (beta = {betas[1]:.3g})': on_device(lambda X: lasso(D, X, betas[1]))}
 
 def fig1_budgets(profile: str | Profile | None = None) -> list[dict]:
     """The attack budgets of Fig 1 at a profile: the main text's l2 eps = 0.3, the supplement's l2 eps = 0.5 and the
