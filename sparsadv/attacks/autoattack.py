@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import numpy as np
 import torch
-from ..core.config import EPS_LINF_CLS
+from tqdm import tqdm
+from ..core.config import EPS_LINF_CLS, progress_enabled
 from ..core.checks import check_positive_int, check_tensor, check_number, check_seed, require
-from .pgd import parse_norm, _project, _model_dtype
+from .pgd import parse_norm, _project, _model_dtype, _model_device, _check_progress
 
 # %% auto #0
 __all__ = ['AUTOATTACK_ATTACKS', 'autoattack']
@@ -17,11 +18,36 @@ from ..models.classifiers import eval_mode
 
 AUTOATTACK_ATTACKS = ('apgd-ce', 'apgd-t', 'fab-t', 'square')   # the standard version, in its order
 
+def _in_turn(model: torch.nn.Module, atks: list, names: tuple[str, ...], x: torch.Tensor, y: torch.Tensor,
+             progress: bool | None = None) -> torch.Tensor:
+    """The torchattacks attacks `atks` (named `names`) in turn on images x: (B, C, H, W) with labels y: (B,), both on
+    the model's device -> x_adv (B, C, H, W). Each attack runs on the images the previous ones left classified as y; an
+    image keeps the first perturbation that changes its prediction and one no attack fools comes back unchanged: the
+    rule of torchattacks' MultiAttack, which offers no hook for a progress bar. One attack alone returns its own output."""
+    x_adv = x.clone()
+    left = torch.arange(x.shape[0], device=x.device)   # the images every attack so far has left classified as y
+    # updated by hand, so that the attack's name shows next to the right count while it runs
+    with tqdm(total=len(atks), desc='AutoAttack', disable=not progress_enabled(progress), mininterval=2.0,
+              leave=False) as bar:
+        for name, atk in zip(names, atks):
+            bar.set_postfix_str(f"{name} on {left.numel()} images")
+            if len(atks) == 1: return atk(x, y).detach()   # one attack alone: its output, fooled or not
+            adv = atk(x[left], y[left]).detach()
+            with torch.no_grad(): fooled = model(adv).argmax(1) != y[left]
+            x_adv[left[fooled]] = adv[fooled]
+            left = left[~fooled]
+            bar.update()
+            if left.numel() == 0: break
+    return x_adv
+
 # %% ../../nbs/04a_attacks_autoattack.ipynb #c0102
 def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, eps: float = EPS_LINF_CLS,
                norm='inf', attacks: tuple[str, ...] = AUTOATTACK_ATTACKS, seed: int = 0, steps: int = 100,
-               n_queries: int = 5000, n_classes: int | None = None) -> torch.Tensor:
-    "AutoAttack (torchattacks) on images x: (B, C, H, W) in [0, 1] -> x_adv (B, C, H, W); global RNG and model mode kept."
+               n_queries: int = 5000, n_classes: int | None = None, progress: bool | None = None) -> torch.Tensor:
+    """AutoAttack (torchattacks) on images x: (B, C, H, W) in [0, 1] -> x_adv (B, C, H, W); global RNG and model mode kept.
+    The attacks run on the model's device; x_adv comes back on x's device and in x's dtype. `progress`: a bar over the
+    attacks (None: follow $SPARSADV_PROGRESS; False: none). torchattacks' own `verbose` prints every iteration's loss,
+    not progress, and stays off."""
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module (torchattacks needs one), got {type(model).__name__}")
     p = parse_norm(norm)
@@ -41,9 +67,10 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
     if y is not None:
         if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
             raise ValueError(f"y must be None (the model's prediction) or an integer tensor of shape ({x.shape[0]},)")
+    progress = _check_progress(progress)
     if x.shape[0] == 0: return x.detach().clone()   # an empty batch: nothing to attack
     torchattacks = require('torchattacks', 'autoattack')
-    dev = next(iter(list(model.parameters()) + list(model.buffers())), x).device
+    dev = _model_device(model) or x.device   # a model without tensors runs where x is
     tnorm = 'Linf' if p == math.inf else 'L2'
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     mdt = _model_dtype(model) or x.dtype
@@ -67,8 +94,8 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None =
                                                   seed=seed, p_init=0.8, loss='margin'),
         }
         atks = [make[a]() for a in attacks]
-        atk = atks[0] if len(atks) == 1 else torchattacks.MultiAttack(atks)
-        x_adv = atk(xd, yd).detach()
+        for a in atks: a.set_device(dev)   # torchattacks reads the first parameter's device (None without one)
+        x_adv = _in_turn(model, atks, attacks, xd, yd, progress)
     x = x.detach()
     x_adv = x_adv.to(device=x.device, dtype=x.dtype)
     x_adv = torch.clamp(x + _project(x_adv - x, p, eps), 0, 1)   # float excess only

@@ -7,7 +7,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..core.config import make_generator, PAPER_EPS_L2
+from tqdm import tqdm
+from ..core.config import make_generator, progress_enabled, PAPER_EPS_L2
 from ..core.checks import (check_tensor, check_positive_int, check_number, check_seed,
                                   ArgumentTypeError, SparsadvNumericWarning)
 
@@ -73,6 +74,12 @@ def _model_device(model) -> torch.device | None:
         for t in list(model.parameters()) + list(model.buffers()): return t.device
     return None
 
+def _check_progress(progress) -> bool | None:
+    "`progress` if it is True, False or None (None: follow $SPARSADV_PROGRESS), else an ArgumentTypeError naming it."
+    if progress is None or isinstance(progress, bool): return progress
+    raise ArgumentTypeError(f"progress={progress!r} must be True (show a progress bar), False (hide it) or None "
+                            "(follow the environment variable SPARSADV_PROGRESS)")
+
 def _model_dtype(model) -> torch.dtype | None:
     "The floating dtype of a module's first floating parameter or buffer (None for a plain callable)."
     if isinstance(model, torch.nn.Module):
@@ -119,10 +126,11 @@ def _per_sample_loss(loss_fn, out: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float, steps: int = PGD_STEPS,
         step_size: float = PGD_STEP_SIZE, norm=2, loss_fn: str | Callable | None = None,
         y: torch.Tensor | None = None, rand_init: bool = True, seed: int | None = None,
-        clip: tuple[float, float] | None = None) -> torch.Tensor:
+        clip: tuple[float, float] | None = None, progress: bool | None = None) -> torch.Tensor:
     """Untargeted PGD maximising `loss_fn` in the l2 / l_inf ball of radius `eps`: x (B, ...) -> x_adv (B, ...).
-    x is converted once to the model's parameter dtype and x_adv returned in x's dtype, every sample within eps of x
-    (up to 64 ulps relative); an empty batch (B = 0) returns an empty x_adv."""
+    x is moved once to the model's device and parameter dtype, and x_adv returned on x's device and in x's dtype, every
+    sample within eps of x (up to 64 ulps relative); an empty batch (B = 0) returns an empty x_adv.
+    `progress`: a bar over the steps, shown once a call has run for 2 s (None: follow $SPARSADV_PROGRESS; False: none)."""
     p = parse_norm(norm)
     eps = check_number(eps, 'eps', positive=True, hint='the radius of the perturbation ball')
     step_size = check_number(step_size, 'step_size', positive=True)
@@ -152,6 +160,7 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
                                     f"(cross-entropy), got dtype {y.dtype}, shape {tuple(y.shape)} (use y.long())")
         if loss_fn == 'mse': check_tensor(y, 'y')
     seed = check_seed(seed, allow_none=True)
+    progress = _check_progress(progress)
     if getattr(model, 'training', False):
         warnings.warn("pgd: the model is in training mode (dropout / batch-norm statistics change the attack and "
                       "batch-norm buffers get updated); call model.eval() first", stacklevel=2)
@@ -182,8 +191,10 @@ def pgd(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: flo
     # the random start is drawn on the caller's device, so a seed gives the same start wherever the model runs
     x_adv = x + _random_start(x.to(x_in.device), p, eps, seed).to(x.device) if rand_init else x.clone()
     if clip is not None: x_adv = torch.clamp(x_adv, lo, hi)
+    # pgd also runs on a handful of samples in a fraction of a second: `delay` keeps such calls silent
+    bar = tqdm(range(steps), desc='PGD', disable=not progress_enabled(progress), mininterval=2.0, delay=2.0, leave=False)
     with torch.enable_grad():
-        for _ in range(steps):
+        for _ in bar:
             x_adv = x_adv.detach().requires_grad_(True)
             loss = _per_sample_loss(loss_fn, model(x_adv), y).sum()
             g, = torch.autograd.grad(loss, x_adv)

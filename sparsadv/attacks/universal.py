@@ -6,11 +6,12 @@ import contextlib, math, random, warnings
 import numpy as np
 import torch
 import torch.nn as nn
-from ..core.config import derive_seed
+from tqdm import tqdm
+from ..core.config import derive_seed, progress_enabled
 from ..core.cache import rng_isolated
 from ..models.classifiers import eval_mode
 from ..core.checks import ArgumentTypeError, SparsadvNumericWarning, check_number, check_positive_int, check_seed, check_tensor, require
-from .pgd import _model_dtype
+from .pgd import _model_dtype, _model_device, _check_progress
 
 # %% auto #0
 __all__ = ['keep_global_rng', 'art_uap', 'art_targeted_uaps', 'rescale_l2']
@@ -37,15 +38,31 @@ def _art():
         from art.attacks.evasion import UniversalPerturbation, TargetedUniversalPerturbation
     return PyTorchClassifier, UniversalPerturbation, TargetedUniversalPerturbation
 
+def _art_device_type(device: torch.device | None) -> str:
+    """ART's `device_type` for a model on `device` (None: a model without tensors, which runs on the CPU): 'gpu' for a
+    CUDA device, 'cpu' for the CPU. ART's PyTorchClassifier runs nowhere else, so any other device (meta, mps, ...) is
+    a ValueError."""
+    if device is None or device.type == 'cpu': return 'cpu'
+    if device.type == 'cuda': return 'gpu'
+    raise ValueError(f"model is on device {str(device)!r}, where ART cannot run it (ART's PyTorchClassifier runs on "
+                     "the CPU or a CUDA GPU): move the model there first, e.g. model.to('cpu') or model.to('cuda')")
+
 def _art_classifier(model: nn.Module, image_shape, num_classes: int):
+    """ART's PyTorchClassifier around `model`, on the model's device. ART moves the model to its own device, which for
+    'gpu' is CUDA's current device: it is made the model's own (cuda:N, any N) while the classifier is built."""
     PyTorchClassifier = _art()[0]
-    return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(image_shape),
-                             nb_classes=num_classes, clip_values=None, device_type='cpu')
+    dev = _model_device(model)
+    kind = _art_device_type(dev)
+    with torch.cuda.device(dev) if kind == 'gpu' else contextlib.nullcontext():
+        clf = PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(image_shape),
+                                nb_classes=num_classes, clip_values=None, device_type=kind)
+    return clf
 
 def _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed) -> tuple:
     "The checks both ART attacks share; returns (image_shape, num_classes, eps, delta, seed, X as NumPy in the model's dtype)."
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module (ART wraps it), got {type(model).__name__}")
+    _art_device_type(_model_device(model))   # a device ART cannot run on fails here, before any work
     if not isinstance(image_shape, (tuple, list)) or not image_shape:
         raise ValueError(f"image_shape={image_shape!r} must be a tuple (C, H, W) of positive integers")
     image_shape = tuple(check_positive_int(v, f'image_shape[{i}]') for i, v in enumerate(image_shape))
@@ -57,25 +74,35 @@ def _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed) -> tup
     num_classes = check_positive_int(num_classes, 'num_classes', minimum=2)
     eps = check_number(eps, 'eps', positive=True, hint='the l2 norm of the perturbation')
     delta = check_number(delta, 'delta', nonneg=True, maximum=1.0, hint='the target fooling rate is 1 - delta')
-    Xn = X.detach().to(_model_dtype(model) or torch.float32).cpu().numpy()
+    Xn = X.detach().to(_model_dtype(model) or torch.float32).cpu().numpy()   # ART takes NumPy arrays on the host
     return image_shape, num_classes, eps, delta, check_seed(seed), Xn
 
+def _from_art(noise, image_shape: tuple, X: torch.Tensor) -> torch.Tensor:
+    "ART's perturbation `noise` (a NumPy array of 1 x image_shape entries) as a tensor (C, H, W) on X's device, in X's dtype."
+    return torch.from_numpy(np.asarray(noise)).reshape(tuple(image_shape)).to(device=X.device, dtype=X.dtype)
+
 def art_uap(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0, delta: float = 0.5,
-            max_iter: int = 5, pgd_max_iter: int = 100, seed: int = 0) -> torch.Tensor:
-    "ART UniversalPerturbation (inner attacker PGD) on images X: (N, C, H, W): one perturbation (C, H, W)."
+            max_iter: int = 5, pgd_max_iter: int = 100, seed: int = 0, progress: bool | None = None) -> torch.Tensor:
+    """ART UniversalPerturbation (inner attacker PGD) on images X: (N, C, H, W): one perturbation (C, H, W), on X's
+    device and in X's dtype. ART runs the model where it is (CPU or CUDA). `progress`: ART's bar over its
+    iterations (its `verbose`; None: follow $SPARSADV_PROGRESS; False: none)."""
     image_shape, num_classes, eps, delta, seed, Xn = _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed)
     max_iter, pgd_max_iter = check_positive_int(max_iter, 'max_iter'), check_positive_int(pgd_max_iter, 'pgd_max_iter')
+    progress = _check_progress(progress)
     UniversalPerturbation = _art()[1]
     clf = _art_classifier(model, image_shape, num_classes)
     atk = UniversalPerturbation(clf, attacker='pgd', attacker_params={'max_iter': pgd_max_iter, 'verbose': False},
-                                delta=delta, max_iter=max_iter, eps=eps, norm=2, verbose=False)
+                                delta=delta, max_iter=max_iter, eps=eps, norm=2, verbose=progress_enabled(progress))
     with keep_global_rng(seed), eval_mode(model): atk.generate(Xn)
-    return torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float()
+    return _from_art(atk.noise, image_shape, X)
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0101
 def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classes: int, eps: float = 5.0,
-                      delta: float = 0.2, max_iter: int = 20, seed: int = 0, targeted_inner: bool = True) -> torch.Tensor:
-    """ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W).
+                      delta: float = 0.2, max_iter: int = 20, seed: int = 0, targeted_inner: bool = True,
+                      progress: bool | None = None) -> torch.Tensor:
+    """ART TargetedUniversalPerturbation (inner attacker FGSM), one per target class: (K, C, H, W), on X's device and in
+    X's dtype. ART runs the model where it is (CPU or CUDA). `progress`: a bar over the K target classes (None:
+    follow $SPARSADV_PROGRESS; False: none).
 
     `targeted_inner`: the inner FGSM steps towards the target class. ART builds its inner attacker with that attack's
     defaults, and FGSM's default is untargeted: handed the target as its label, it steps *away* from the target, the
@@ -84,15 +111,17 @@ def art_targeted_uaps(model: nn.Module, X: torch.Tensor, image_shape, num_classe
     image_shape, num_classes, eps, delta, seed, Xn = _check_uap_args(model, X, image_shape, num_classes, eps, delta, seed)
     max_iter = check_positive_int(max_iter, 'max_iter')
     if not isinstance(targeted_inner, bool): raise ArgumentTypeError(f"targeted_inner={targeted_inner!r} must be True or False")
+    progress = _check_progress(progress)
     TargetedUniversalPerturbation = _art()[2]
     clf = _art_classifier(model, image_shape, num_classes)
     out = []
-    for t in range(num_classes):
+    for t in tqdm(range(num_classes), desc='targeted UAP (target class)', disable=not progress_enabled(progress),
+                  mininterval=2.0, leave=False):
         atk = TargetedUniversalPerturbation(clf, attacker='fgsm', attacker_params={'targeted': True} if targeted_inner else None,
                                             delta=delta, max_iter=max_iter, eps=eps, norm=2)
         y = np.zeros((X.shape[0], num_classes), dtype=np.float32); y[:, t] = 1
         with keep_global_rng(derive_seed(seed, 'tuap', t) % 2 ** 32), eval_mode(model): atk.generate(Xn, y=y)
-        out.append(torch.from_numpy(np.asarray(atk.noise)).reshape(tuple(image_shape)).float())
+        out.append(_from_art(atk.noise, image_shape, X))
     return torch.stack(out)
 
 # %% ../../nbs/04c_attacks_universal.ipynb #c0007

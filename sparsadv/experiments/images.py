@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import stats as _st
-from ..core.config import Profile, derive_seed, get_profile, make_generator
+from ..core.config import Profile, derive_seed, get_profile, make_generator, progress_enabled
+from tqdm import tqdm
 from ..data.images import eval_split, load_images
 from ..models.convlista import get_convlista
 from ..models.classifiers import get_classifier, predict
@@ -162,7 +163,7 @@ def run_fig2(profile: str | Profile | None = None, seed: int = 0, progress: bool
     adv = {'PGD': pgd(net, x, EPS_LINF, steps=p.pgd_steps, step_size=p.pgd_step_size, norm='inf', clip=(0, 1),
                       seed=derive_seed(seed, 'fig2', 'pgd')),
            'AutoAttack': autoattack(net, x, eps=EPS_LINF, norm='inf', seed=_seed31(seed, 'fig2', 'autoattack'),
-                                    **_aa_settings(p))}
+                                    progress=progress, **_aa_settings(p))}
     with torch.no_grad():
         z0 = cl.encode(x)
         near = (z0.abs() <= NEAR_ZERO_REL * z0.abs().max()).reshape(-1).numpy()
@@ -258,13 +259,14 @@ def fig2_claims(r: dict) -> list[Claim]:
 
 
 # %% ../../nbs/08c_experiments_images.ipynb #c0013
-def _attack_l2(net, X: torch.Tensor, p: Profile, seed: int, tag: str, batch: int = 256) -> torch.Tensor:
+def _attack_l2(net, X: torch.Tensor, p: Profile, seed: int, tag: str, batch: int = 256, progress: bool | None = None) -> torch.Tensor:
     "l2 PGD (128/255) perturbations delta: (N, C, H, W) on images X (label = prediction), batched and seeded per batch."
     out = []
-    for b, s in enumerate(range(0, X.shape[0], batch)):
+    starts = range(0, X.shape[0], batch)
+    for b, s in enumerate(tqdm(starts, desc=f'PGD ({tag}, batches of {batch})', disable=not progress_enabled(progress), mininterval=2.0)):
         x = X[s:s + batch]
         xa = pgd(net, x, EPS_L2, steps=p.pgd_steps, step_size=p.pgd_step_size, norm=2, clip=(0, 1),
-                 seed=derive_seed(seed, tag, 'pgd', b))
+                 seed=derive_seed(seed, tag, 'pgd', b), progress=False)
         out.append(xa - x)
     return torch.cat(out)
 
@@ -480,7 +482,7 @@ def _atom_study(p: Profile, seed: int, progress, tag: str, dataset: str | None =
     X, _ = _test_images(p, dataset, root)
     X = X[:p.n_attack_images]
     pred = predict(net, X)
-    delta = _attack_l2(net, X, p, seed, tag)
+    delta = _attack_l2(net, X, p, seed, tag, progress=progress)
     keep = delta.reshape(delta.shape[0], -1).norm(dim=1) > 0
     delta, Xk = delta[keep], X[keep]
     draw = lambda name: torch.randn(delta.shape, generator=make_generator(derive_seed(seed, tag, name)))

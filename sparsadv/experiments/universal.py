@@ -211,9 +211,10 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     Xa = Xtr[torch.randperm(len(Xtr), generator=make_generator(derive_seed(seed, 'fig7', 'uap-images')))[:st['n_attack']]]
     t0 = time.perf_counter()
     uap = art_uap(code_clf, Xa, shape, K, max_iter=st['uap_max_iter'], pgd_max_iter=st['pgd_max_iter'],
-                  seed=derive_seed(seed, 'fig7', 'uap') % 2 ** 32)
+                  seed=derive_seed(seed, 'fig7', 'uap') % 2 ** 32, progress=progress)
     t_uap = time.perf_counter() - t0; t0 = time.perf_counter()
-    tuaps = art_targeted_uaps(code_clf, Xa, shape, K, max_iter=st['tuap_max_iter'], seed=derive_seed(seed, 'fig7', 'tuap'))
+    tuaps = art_targeted_uaps(code_clf, Xa, shape, K, max_iter=st['tuap_max_iter'], seed=derive_seed(seed, 'fig7', 'tuap'),
+                              progress=progress)
     t_tuap = time.perf_counter() - t0
     base['UAP'] = uap[None].expand(len(Xte), *shape)
     base['targeted UAP'] = tuaps[target]
