@@ -144,3 +144,15 @@ def test_art_follows_a_model_on_the_second_gpu():
     m = Recorder(12, 3).to('cuda:1').eval()
     assert _art_classifier(m, (1, 3, 4), 3).device == torch.device('cuda:1')
     assert next(m.parameters()).device == torch.device('cuda:1')
+
+
+def test_code_classifier_trains_on_the_models_device():
+    """Each training batch is moved to the model's device: on 'meta' the first failure is a check on the batch's values
+    (meta tensors hold none), which means the batch reached the model there; a CPU batch would fail on the device."""
+    from sparsadv.models.convlista import ConvLISTA
+    from sparsadv.models.code_classifier import CodeClassifier, train_code_classifier
+    model = CodeClassifier(ConvLISTA(1, filters=4, kernel=3), (1, 6, 6), 3).to('meta')
+    with pytest.raises(Exception) as e:
+        train_code_classifier(model, torch.rand(5, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1]), epochs=1, batch=4, progress=False)
+    msg = str(e.value)
+    assert 'same device' not in msg and 'expected device' not in msg and 'meta tensors' in msg, msg

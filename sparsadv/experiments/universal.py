@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..core.config import Profile, derive_seed, get_profile, make_generator
+from ..core.config import Profile, derive_seed, get_device, get_profile, make_generator
 from ..data.images import eval_split, load_images, check_image_dataset
 from ..models.convlista import get_convlista, ConvLISTA, convlista_loss
 from ..models.classifiers import get_classifier, accuracy, eval_mode, _model_device
@@ -195,9 +195,14 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     cl, cinfo = get_convlista(p, seed=seed, progress=progress, dataset=ds)
     Xtr, ytr = load_images(ds, 'train', n=p.n_train_images, seed=0)
     Xte, yte = load_images(ds, eval_split(ds), n=st['n_eval'], seed=derive_seed(seed, 'fig7', 'eval') % 2 ** 31)
-    code_clf = CodeClassifier(cl, shape, K)
+    # the head (and, when fine-tuned, the ConvLISTA) trains on the session's device, a GPU when there is one; the rest
+    # of the panel runs on the CPU, where its data are, except ART's universal perturbations (a copy on that device)
+    dev = get_device()
+    code_clf = CodeClassifier(cl, shape, K).to(dev)
     hhist = train_code_classifier(code_clf, Xtr, ytr, epochs=st['head_epochs'], lr=st['head_lr'],
-                                  finetune=st[f'finetune_{panel}'], seed=seed)
+                                  finetune=st[f'finetune_{panel}'], seed=seed, progress=progress)
+    code_clf = code_clf.cpu()
+    art_model = code_clf if dev.type == 'cpu' else copy.deepcopy(code_clf).to(dev)
     code_acc = accuracy(code_clf, Xte, yte)
     with torch.no_grad(): logits = torch.cat([code_clf(Xte[i:i + 256]) for i in range(0, len(Xte), 256)])
     c_hat, target = _second_best(logits)
@@ -210,10 +215,10 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     t_da = time.perf_counter() - t0
     Xa = Xtr[torch.randperm(len(Xtr), generator=make_generator(derive_seed(seed, 'fig7', 'uap-images')))[:st['n_attack']]]
     t0 = time.perf_counter()
-    uap = art_uap(code_clf, Xa, shape, K, max_iter=st['uap_max_iter'], pgd_max_iter=st['pgd_max_iter'],
+    uap = art_uap(art_model, Xa, shape, K, max_iter=st['uap_max_iter'], pgd_max_iter=st['pgd_max_iter'],
                   seed=derive_seed(seed, 'fig7', 'uap') % 2 ** 32, progress=progress)
     t_uap = time.perf_counter() - t0; t0 = time.perf_counter()
-    tuaps = art_targeted_uaps(code_clf, Xa, shape, K, max_iter=st['tuap_max_iter'], seed=derive_seed(seed, 'fig7', 'tuap'),
+    tuaps = art_targeted_uaps(art_model, Xa, shape, K, max_iter=st['tuap_max_iter'], seed=derive_seed(seed, 'fig7', 'tuap'),
                               progress=progress)
     t_tuap = time.perf_counter() - t0
     base['UAP'] = uap[None].expand(len(Xte), *shape)

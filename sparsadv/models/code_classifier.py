@@ -36,8 +36,10 @@ class CodeClassifier(nn.Module):
         return self.head(self.convlista.encode(x).flatten(1))
 
 def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tensor, epochs: int, batch: int = 64,
-                          lr: float = 1e-3, finetune: bool = False, rec_weight: float = 1.0, seed: int = 0) -> dict:
-    "Train the linear head (and, with finetune, the ConvLISTA) on images X: (N, C, H, W), labels y: (N,); see `fit`."
+                          lr: float = 1e-3, finetune: bool = False, rec_weight: float = 1.0, seed: int = 0,
+                          progress: bool | None = None) -> dict:
+    """Train the linear head (and, with finetune, the ConvLISTA) on images X: (N, C, H, W), labels y: (N,); see `fit`.
+    Training runs on the model's device (each batch is moved there; X and y stay where they are)."""
     if not isinstance(model, CodeClassifier): raise ArgumentTypeError(f"model must be a CodeClassifier, got {type(model).__name__}")
     check_tensor(X, 'X', ndim=4)
     if tuple(X.shape[1:]) != model.image_shape:
@@ -54,6 +56,8 @@ def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tenso
     check_number(rec_weight, 'rec_weight', nonneg=True, hint='weight of the reconstruction loss when fine-tuning')
     seed = check_seed(seed)
     if not isinstance(finetune, bool): raise ArgumentTypeError(f"finetune={finetune!r} must be True or False")
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentTypeError(f"progress={progress!r} must be True (show a progress bar), False (hide it) or None (follow $SPARSADV_PROGRESS)")
     dtype = model.head.weight.dtype
     X = X if X.dtype == dtype else X.to(dtype)   # converted once (float64 images into a float32 model)
     g = make_generator(derive_seed(seed, 'code-head', 'init'))
@@ -63,9 +67,10 @@ def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tenso
     for q in model.convlista.parameters(): q.requires_grad_(finetune)
     params = list(model.head.parameters()) + (list(model.convlista.parameters()) if finetune else [])
     nb = math.ceil(X.shape[0] / batch)
+    dev = model.head.weight.device
     idx = epoch_batches(X.shape[0], batch, seed, tag='code-head')
     def loss(net, k):
-        xb, yb = X[idx(k)], y[idx(k)]
+        xb, yb = X[idx(k)].to(dev), y[idx(k)].to(dev)
         if finetune:
             z = net.convlista.encode(xb); out = net.head(z.flatten(1))
             value = F.cross_entropy(out, yb) + rec_weight * convlista_loss(net.convlista.D1(z), xb)   # = decode(z), without re-checking z
@@ -74,6 +79,6 @@ def train_code_classifier(model: CodeClassifier, X: torch.Tensor, y: torch.Tenso
             out = net.head(z.flatten(1)); value = F.cross_entropy(out, yb)
         return value, {'train_acc': (out.argmax(1) == yb).float().mean().item()}
     hist = fit(model, lambda k: k, loss, epochs * nb, torch.optim.Adam(params, lr=lr), log_every=nb, steps_per_epoch=nb,
-               progress=False, desc='code classifier')
+               progress=progress, desc='code classifier')
     for q in model.convlista.parameters(): q.requires_grad_(False)
     return hist
