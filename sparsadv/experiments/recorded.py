@@ -134,7 +134,11 @@ def compare_claims(build: list, recorded: list, build_label: str = 'this build',
                      f'Ours, {build_label}': cb.measured if cb else '-', f'Verdict, {build_label}': verdict(cb) if cb else '-',
                      f'Ours, {recorded_label}': cr.measured if cr else '-', f'Verdict, {recorded_label}': verdict(cr) if cr else '-'})
     cols = list(rows[0]) if rows else ['Fig', 'Claim', 'Paper']
-    return Table(rows, columns=cols, formats={c: ('verdict' if c.startswith('Verdict') else 'text') for c in cols})
+    # the two measured values are long: in HTML they are lines under each claim, so the verdicts sit side by side
+    order = [c for c in cols if not c.startswith('Ours')] + [c for c in cols if c.startswith('Ours')]
+    return Table([{c: r[c] for c in order} for r in rows], columns=order,
+                 formats={c: ('verdict' if c.startswith('Verdict') else 'text') for c in order},
+                 details=[c for c in order if c.startswith('Ours')])
 
 def _claim_list(cs, name: str) -> list:
     if isinstance(cs, (str, bytes, dict)) or not hasattr(cs, '__iter__'):
