@@ -108,9 +108,14 @@ def recorded_summary(rec: RecordedRun, figures: str | list[str] = ()) -> str:
     commit = (r.get('commit') or 'unknown')[:12] + (' (with local changes)' if str(r.get('commit', '')).endswith('+dirty') else '')
     why = rec.stale_because()
     state = f"**Stale**: {why}; `make paper-synthetic` records it again." if why else "The code that made it is unchanged."
+    # a network the cache already held was trained by an earlier run: its time is not in the figure's
+    nets = [f"{k} {h['seconds'] / 60:.0f} min for {h['steps']:,} steps (at commit "
+            f"`{str((h.get('provenance') or {}).get('commit') or '?')[:12]}`)" for k, h in (rec.lista or {}).items()]
+    trained = (f" LISTA training: {'; '.join(nets)}; a figure's time leaves out a network the cache already held."
+               if nets else '')
     return (f"Recorded run of the `{r.get('profile')}` profile{sizes}, made on {str(r.get('date', '?'))[:10]} at commit "
             f"`{commit}` (version {r.get('package')}) on {r.get('machine')} with {r.get('cpus')} CPUs ({r.get('device')})"
-            + (f"; {took}" if took else '') + f". {state}")
+            + (f"; {took}" if took else '') + f".{trained} {state}")
 
 # %% ../../nbs/08f_experiments_recorded.ipynb #c0009
 def compare_claims(build: list, recorded: list, build_label: str = 'this build', recorded_label: str = 'paper size (recorded)'):
