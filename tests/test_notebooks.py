@@ -14,6 +14,16 @@ def test_notebooks_found():
     assert len(NOTEBOOKS) >= 5, f'expected the notebooks in {ROOT / "nbs"}, found {NOTEBOOKS}'
 
 
+def test_cell_ids_unique():
+    "Cell ids name a cell in the exported code (`# %% ... #c0012`) and in edits: two cells with one id are ambiguous."
+    import collections, json
+    dup = {}
+    for nb in NOTEBOOKS:
+        ids = collections.Counter(c.get('id') for c in json.loads(nb.read_text())['cells'])
+        if any(v > 1 for v in ids.values()): dup[nb.name] = sorted(k for k, v in ids.items() if v > 1)
+    assert not dup, f'cells sharing an id: {dup}'
+
+
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook(nb, tmp_path):
     nbdev_test = Path(sys.executable).with_name('nbdev_test')
