@@ -129,21 +129,17 @@ def compare_claims(build: list, recorded: list, build_label: str = 'this build',
     for lab, nm in ((build_label, 'build_label'), (recorded_label, 'recorded_label')):
         if not isinstance(lab, str) or not lab: raise ArgumentTypeError(f"{nm} must be a non-empty column label, got {lab!r}")
     key = lambda c: (c.figure, c.claim)
-    rec = {key(c): c for c in r}
-    keys = [key(c) for c in b] + [key(c) for c in r if key(c) not in {key(x) for x in b}]
-    by_b = {key(c): c for c in b}
+    by_b, by_r = {key(c): c for c in b}, {key(c): c for c in r}
+    keys = [key(c) for c in b] + [key(c) for c in r if key(c) not in by_b]
+    verdicts, ours = [f'Verdict, {build_label}', f'Verdict, {recorded_label}'], [f'Ours, {build_label}', f'Ours, {recorded_label}']
     rows = []
     for k in keys:
-        cb, cr = by_b.get(k), rec.get(k)
-        rows.append({'Fig': k[0], 'Claim': k[1], 'Paper': (cb or cr).paper,
-                     f'Ours, {build_label}': cb.measured if cb else '-', f'Verdict, {build_label}': verdict(cb) if cb else '-',
-                     f'Ours, {recorded_label}': cr.measured if cr else '-', f'Verdict, {recorded_label}': verdict(cr) if cr else '-'})
-    cols = list(rows[0]) if rows else ['Fig', 'Claim', 'Paper']
+        sides = by_b.get(k), by_r.get(k)
+        rows.append([k[0], k[1], next(c for c in sides if c).paper, *(verdict(c) if c else '-' for c in sides),
+                     *(c.measured if c else '-' for c in sides)])
     # the two measured values are long: in HTML they are lines under each claim, so the verdicts sit side by side
-    order = [c for c in cols if not c.startswith('Ours')] + [c for c in cols if c.startswith('Ours')]
-    return Table([{c: r[c] for c in order} for r in rows], columns=order,
-                 formats={c: ('verdict' if c.startswith('Verdict') else 'text') for c in order},
-                 details=[c for c in order if c.startswith('Ours')])
+    cols = ['Fig', 'Claim', 'Paper', *verdicts, *ours]
+    return Table(rows, columns=cols, formats={c: ('verdict' if c in verdicts else 'text') for c in cols}, details=ours)
 
 def _claim_list(cs, name: str) -> list:
     if isinstance(cs, (str, bytes, dict)) or not hasattr(cs, '__iter__'):
