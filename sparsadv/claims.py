@@ -3,67 +3,172 @@
 # %% ../nbs/06_claims.ipynb #c0003
 from __future__ import annotations
 import json
-from dataclasses import dataclass, asdict, field
+import dataclasses
+from dataclasses import dataclass, asdict
+from enum import Enum
 from pathlib import Path
+from typing import Mapping
 from .core.report import Table
 from .core.checks import ArgumentTypeError
-import dataclasses
 
 # %% auto #0
-__all__ = ['Claim', 'verdict', 'claims_table', 'claims_markdown', 'load_claims']
+__all__ = ['VERDICTS', 'JUDGE_TEXT', 'Verdict', 'Evidence', 'judge', 'judge_readings', 'Threshold', 'Claim', 'verdict',
+           'not_tested', 'claims_table', 'claims_markdown', 'load_claims']
 
 # %% ../nbs/06_claims.ipynb #c0004
-@dataclass
+class Verdict(str, Enum):
+    "The judge's verdicts (a value, never read out of a note)."
+    REPRODUCED = 'reproduced'            # the rule holds and the control fails it (or no control applies)
+    NOT_REPRODUCED = 'not reproduced'    # the rule fails, and its 95% CI excludes the paper's effect
+    INCONCLUSIVE = 'inconclusive'        # the rule fails, but the 95% CI still holds the paper's effect: too few samples
+    NOT_EVIDENCE = 'not evidence'        # the rule holds, and so does its control: the effect does not need what the claim says
+    NOT_TESTED = 'not tested'            # the data or the model is absent: the rule was not applied
+    DEPENDS = 'depends on the reading'   # two readings of the paper's setting give different verdicts
+    def __str__(self) -> str: return self.value
+
+VERDICTS = tuple(v.value for v in Verdict)   # in the order the claims page counts them
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    "What the judge decides from: measured outcomes, as booleans (plain data, JSON-serialisable)."
+    tested: bool = True                  # the data and the model were there and the rule was applied
+    holds: bool | None = None            # the attack passes its rule (None only when not tested)
+    control_passes: bool | None = None   # the control passes the same rule; None: no control applies (the row says why)
+    paper_in_ci: bool = False            # the rule fails but the 95% CI still contains the paper's effect
+
+    def __post_init__(self):
+        for k in ('tested', 'paper_in_ci'):
+            v = getattr(self, k)
+            if type(v).__name__ not in ('bool', 'bool_'): raise ArgumentTypeError(f"{k}={v!r} must be True or False")
+            object.__setattr__(self, k, bool(v))
+        for k in ('holds', 'control_passes'):
+            v = getattr(self, k)
+            if v is not None and type(v).__name__ not in ('bool', 'bool_'):
+                raise ArgumentTypeError(f"{k}={v!r} must be True, False or None")
+            object.__setattr__(self, k, None if v is None else bool(v))   # NumPy's bool too
+        if self.tested and self.holds is None:
+            raise ValueError("holds=None with tested=True: a rule that was applied has an outcome; pass tested=False "
+                             "when the data or the model was absent")
+
+def judge(e: Evidence) -> Verdict:
+    """The one judge of every claim, in a fixed order: (1) data or model absent: not tested; (2) the attack fails its
+    rule: not reproduced, or inconclusive when the 95% CI still contains the paper's effect (a passing control never
+    changes this); (3) the attack passes and the control passes too: not evidence; (4) otherwise reproduced."""
+    if not isinstance(e, Evidence): raise ArgumentTypeError(f"e must be an Evidence, got {type(e).__name__}")
+    if not e.tested: return Verdict.NOT_TESTED
+    if not e.holds: return Verdict.INCONCLUSIVE if e.paper_in_ci else Verdict.NOT_REPRODUCED
+    if e.control_passes: return Verdict.NOT_EVIDENCE
+    return Verdict.REPRODUCED
+
+def judge_readings(readings: Mapping[str, Evidence]) -> Verdict:
+    """One verdict for a claim measured under several readings of the paper's setting (e.g. two meanings of "a Gaussian
+    dictionary of the same size"): each reading is judged by `judge`; their common verdict when they agree, else
+    'depends on the reading' (never the favourable one). Readings that were not tested do not vote."""
+    if not isinstance(readings, Mapping) or not readings:
+        raise ArgumentTypeError(f"readings must be a non-empty dict of reading -> Evidence, got {readings!r}")
+    vs = {judge(e) for e in readings.values()}
+    tested = vs - {Verdict.NOT_TESTED}
+    if not tested: return Verdict.NOT_TESTED
+    return tested.pop() if len(tested) == 1 else Verdict.DEPENDS
+
+@dataclass(frozen=True)
+class Threshold:
+    "A margin or minimum effect fixed before the run: its value and a one-line reason (shown in the claim's row)."
+    value: float
+    reason: str
+    def __post_init__(self):
+        if not isinstance(self.value, (int, float)) or not self.value > 0:
+            raise ValueError(f"value={self.value!r} must be a positive number")
+        if not isinstance(self.reason, str) or not self.reason.strip(): raise ValueError("reason must say why this value")
+
+# %% ../nbs/06_claims.ipynb #c0004b
+@dataclass(frozen=True, kw_only=True)
 class Claim:
-    "One claim of the paper and its outcome here (plain data, JSON-serialisable)."
+    """One claim of the paper and its outcome here (plain data, JSON-serialisable), built with keyword arguments. Its
+    verdict is `judge(evidence)` (or `judge_readings` when `evidence` maps readings to Evidence): never set by hand."""
     figure: str          # e.g. '1c'
     claim: str           # what the paper says, in one sentence
     paper: str           # the paper's value (text: numbers, p-values, or 'qualitative')
-    measured: str        # our measured value, formatted from the executed run
-    test: str            # how it was decided (test and threshold)
-    reproduced: bool | None  # True / False; None when it could not be tested at this profile
+    measured: str        # our measured value with its 95% CI, formatted from the executed run
+    rule: str            # how it is decided (test, direction, threshold)
+    evidence: Evidence | dict   # what the judge reads; a dict {reading: Evidence} for a claim under several readings
+    margin: str = ''     # the margin or minimum effect, with its reason ('' only for a plain significance rule)
+    control: str = ''    # the control judged by the same rule (what it asks, its value, passes / fails), or 'none applies: why'
+    calibration: str = ''  # a second draw of the baseline judged by the same rule: the test's false-positive check, not a control
+    data: str = ''       # the data and model it ran on, where they differ from the paper's
     profile: str = ''    # the profile that ran
-    note: str = ''       # why, when it does not reproduce or depends on scale
-    control: str = ''    # the model-free control judged by the same rule (its value and its verdict), or why none applies
+    note: str = ''       # what a reader should know (why it does not reproduce, what would decide it)
 
     def __post_init__(self):
-        if self.reproduced is not None and type(self.reproduced).__name__ in ('bool', 'bool_'):
-            self.reproduced = bool(self.reproduced)   # NumPy's bool too
-        if self.reproduced not in (True, False, None) or isinstance(self.reproduced, (int, float)) and not isinstance(self.reproduced, bool):
-            raise ValueError(f"reproduced={self.reproduced!r} must be True, False or None (not tested)")
+        ev = self.evidence
+        if isinstance(ev, dict):
+            ev = {str(k): Evidence(**v) if isinstance(v, dict) else v for k, v in ev.items()}
+            object.__setattr__(self, 'evidence', ev)
+        self.verdict   # validates the evidence
 
-    def to_dict(self) -> dict: return asdict(self)
+    @property
+    def verdict(self) -> Verdict:
+        "The judge's verdict from this claim's evidence."
+        return judge_readings(self.evidence) if isinstance(self.evidence, dict) else judge(self.evidence)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['verdict'] = self.verdict.value   # for readers of the JSON; recomputed (and checked) on reading
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> 'Claim':
-        "A Claim from its `to_dict()` (e.g. read back from a results JSON file)."
+        "A Claim from its `to_dict()` (e.g. read back from a results JSON file); its verdict is judged again and must agree."
         if not isinstance(d, dict): raise ArgumentTypeError(f"d must be a dict of a claim's fields, got {type(d).__name__}")
         fields = [f.name for f in dataclasses.fields(cls)]
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
-        unknown, missing = sorted(set(d) - set(fields)), [k for k in required if k not in d]
+        unknown, missing = sorted(set(d) - set(fields) - {'verdict'}), [k for k in required if k not in d]
         if unknown or missing:
-            raise ValueError(f"d is not a claim: unknown fields {unknown}, missing fields {missing} (fields: {fields})")
-        return cls(**d)
+            raise ValueError(f"d is not a claim: unknown fields {unknown}, missing fields {missing} (fields: {fields}); "
+                             "a results file from before verdicts were judged: run the figure again")
+        ev = d['evidence']
+        ev = (Evidence(**ev) if 'tested' in ev else {k: Evidence(**v) for k, v in ev.items()}) if isinstance(ev, dict) else ev
+        c = cls(**{k: v for k, v in d.items() if k not in ('verdict', 'evidence')}, evidence=ev)
+        if 'verdict' in d and d['verdict'] != c.verdict.value:
+            raise ValueError(f"the stored verdict {d['verdict']!r} of claim {c.figure} disagrees with the judge's "
+                             f"{c.verdict.value!r} on its own evidence: the file was edited by hand")
+        return c
 
 def verdict(c: Claim) -> str:
-    """A short verdict word for a claim: reproduced, not reproduced, not tested, or not evidence (left undecided because
-    its model-free control passes the same rule: `reproduced` is None and the note starts with 'not evidence')."""
+    "The verdict of a claim as a word (the judge's, from its evidence)."
     if not isinstance(c, Claim): raise ArgumentTypeError(f"c must be a Claim, got {type(c).__name__}")
-    if c.reproduced is None and c.note.startswith('not evidence'): return 'not evidence'
-    return {True: 'reproduced', False: 'not reproduced', None: 'not tested'}[c.reproduced]
+    return c.verdict.value
+
+def not_tested(*, figure: str, claim: str, paper: str, rule: str, why: str, profile: str = '', margin: str = '',
+               data: str = '') -> Claim:
+    "A claim whose rule could not be applied (data or model absent), with the reason as its note."
+    return Claim(figure=figure, claim=claim, paper=paper, measured='not run', rule=rule, margin=margin,
+                 evidence=Evidence(tested=False), control='not run: the rule was not applied, so neither was its control',
+                 data=data, profile=profile, note=why)
+
+JUDGE_TEXT = ("Every verdict comes from one function, `sparsadv.claims.judge`, applied in this order: "
+              "(1) the data or the model is absent: **not tested**; "
+              "(2) the attack fails its rule: **not reproduced**, or **inconclusive** when the 95% CI still contains the "
+              "paper's effect (the sample was too small to tell), whatever the control does; "
+              "(3) the attack passes and its control passes the same rule: **not evidence** (the effect does not need "
+              "the model or the data's dictionary); (4) otherwise **reproduced**. "
+              "Where two readings of the paper's setting disagree, the verdict is **depends on the reading**. "
+              "Margins and minimum effects are named constants, fixed before the run, each with its reason in the row.")
 
 def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
-    """The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured; in HTML the test
-    and the note are a line under each claim, so the claim and the two values get the width."""
+    """The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured; in HTML the rule
+    (with its margin), the control, the calibration, the data and the note are lines under each claim."""
     if isinstance(claims, (str, bytes, dict, Claim)) or not hasattr(claims, '__iter__'):
         raise ArgumentTypeError(f"claims must be a list of Claim (or of their dicts), got {type(claims).__name__}")
     claims = [Claim.from_dict(c) if isinstance(c, dict) else c for c in claims]   # a results file's claims are dicts
     for i, c in enumerate(claims):
         if not isinstance(c, Claim): raise ArgumentTypeError(f"claims[{i}] must be a Claim, got {type(c).__name__}")
-    cols = ['Fig', 'Claim', 'Paper', 'Ours', 'Test', 'Verdict'] + (['Profile'] if with_profile else []) + ['Control', 'Note']
-    rows = [[c.figure, c.claim, c.paper, c.measured, c.test, verdict(c)] + ([c.profile] if with_profile else []) + [c.control, c.note]
-            for c in claims]
-    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=['Test', 'Control', 'Note'])
+    details = ['Rule', 'Control', 'Calibration', 'Data', 'Note']
+    cols = ['Fig', 'Claim', 'Paper', 'Ours (95% CI)', 'Verdict'] + (['Profile'] if with_profile else []) + details
+    rule = lambda c: c.rule + (f"; {c.margin}" if c.margin else '')
+    rows = [[c.figure, c.claim, c.paper, c.measured, verdict(c)] + ([c.profile] if with_profile else [])
+            + [rule(c), c.control or 'none', c.calibration, c.data, c.note] for c in claims]
+    return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=details)
 
 def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:
     "The claims as a markdown table (verdicts in bold)."

@@ -257,7 +257,8 @@ FIG2_MAX_IMAGES, AA_MAX_IMAGES = 100, 16   # run_fig2's image counts at the prof
 LISTA_TEST_SIGNALS = 1000    # get_lista's fixed test signals (its NMSE, during training and when loaded)
 CONVLISTA_EPOCH_TEST = 500   # test images get_convlista evaluates at the end of every training epoch
 SKLEARN_LASSO_MAX_ITER = 1000   # scikit-learn Lasso's default: the bound on its coordinate-descent sweeps
-FIG7_PERTURBATIONS = 6       # per budget: class-pair DA, DA u_min, UAP, targeted UAP, noise, the control noise
+FIG7_PERTURBATIONS = 8       # per budget: class-pair DA, DA u_min, UAP, targeted UAP, noise, the two controls (random
+                             # dictionary, class means) and the calibration noise
 FIG7_PROTOCOL_PERTURBATIONS = 5   # per budget and protocol: class-pair DA, UAP, targeted UAP, noise, the authors' noise
 
 def _batch(fn) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparsadv.experiments.synthetic import run_fig1, fig1_claims
+from sparsadv.claims import Verdict
 from sparsadv.experiments.registry import save_results, _jsonable
 
 
@@ -44,11 +45,14 @@ def test_fig1_results_are_consistent(fig1_seed0):
     assert abs(r['delta_norm'] - r['eps']) < 0.05 * r['eps']
     # claims are recomputed from the numbers: flipping the PGD/noise means flips the 1c verdict
     fake = json.loads(json.dumps(_jsonable(r)))
-    t = fake['tests']['LISTA']
-    t['mean_a'], t['mean_b'], t['p'] = 1.0, 2.0, 1e-9
-    assert fig1_claims(fake)[0].reproduced is False
-    t['mean_a'], t['mean_b'] = 2.0, 1.0
-    assert fig1_claims(fake)[0].reproduced is True
+    t, c = fake['tests']['LISTA'], fake['control']['LISTA']
+    c.update(mean_a=1.0, mean_b=1.0, p=0.9, diff=0.0, lo=-0.1, hi=0.1)       # the control fails its rule
+    t.update(mean_a=1.0, mean_b=2.0, p=1e-9, diff=-1.0, lo=-1.1, hi=-0.9)
+    assert fig1_claims(fake)[0].verdict is Verdict.NOT_REPRODUCED
+    t.update(mean_a=2.0, mean_b=1.0, diff=1.0, lo=0.9, hi=1.1)
+    assert fig1_claims(fake)[0].verdict is Verdict.REPRODUCED
+    c.update(mean_a=2.0, mean_b=1.0, p=1e-9, diff=1.0, lo=0.9, hi=1.1)       # the control passes too
+    assert fig1_claims(fake)[0].verdict is Verdict.NOT_EVIDENCE
 
 
 def test_cli_reproduce(tmp_path):
@@ -67,15 +71,16 @@ def test_cli_reproduce(tmp_path):
 
 def test_fig1_fixed_sparsity_note_follows_the_numbers(fig1_seed0):
     fake = json.loads(json.dumps(_jsonable(fig1_seed0)))
-    tol_name, fixed_name = list(fake['split'])[1:3]                # LISTA, OMP (tolerance), OMP (s = ...), LASSO x2
-    t = fake['tests'][fixed_name]
-    t['mean_a'], t['mean_b'], t['p'] = 0.02, 0.016, 1e-4          # a small but detected gap: not reproduced
+    fixed_name = list(fake['split'])[2]                              # LISTA, OMP (tolerance), OMP (s = ...), LASSO x2
+    row = lambda: [c for c in fig1_claims(fake) if 'indistinguishable' in c.claim][0]
+    t, base = fake['tests'][fixed_name], fake['split'][fixed_name]['noise']['total']
+    t.update(diff=-0.5 * base, lo=-0.6 * base, hi=-0.4 * base)       # PGD clearly weaker than noise
     fake['lista']['test_nmse_db'] = -12.0
-    claim = fig1_claims(fake)[2]
-    assert claim.reproduced is False and '-12.0 dB, short of' in claim.note
+    c = row()
+    assert c.verdict is Verdict.NOT_REPRODUCED and 'WEAKER' in c.note and '-12.0 dB, short of' in c.note
     fake['lista']['test_nmse_db'] = -31.4
-    claim = fig1_claims(fake)[2]
-    assert 'well trained (-31.4 dB)' in claim.note and '0.004' in claim.note and f"{t['n_a']} signals" in claim.note
-    t['p'] = 0.6                                                  # indistinguishable and lower: reproduced, no note
-    fake['split'][fixed_name]['pgd']['total'] = 0.5 * fake['split'][tol_name]['pgd']['total']
-    assert fig1_claims(fake)[2].note == ''
+    t.update(diff=0.01 * base, lo=-0.2 * base, hi=0.22 * base)       # 0 inside, wider than the margin: too few signals
+    c = row()
+    assert c.verdict is Verdict.INCONCLUSIVE and 'signals would decide it' in c.note and 'short of' not in c.note
+    t.update(diff=0.01 * base, lo=-0.05 * base, hi=0.07 * base)      # inside +-10% of the noise error
+    assert row().verdict is Verdict.REPRODUCED

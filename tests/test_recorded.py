@@ -10,6 +10,7 @@ import pytest
 
 import sparsadv
 from sparsadv.claims import Claim
+from sparsadv.experiments.recorded import rejudge
 from sparsadv.core.config import get_profile
 from sparsadv.experiments.recorded import load_recorded, RECORDED_ROOT, steps_to
 
@@ -35,7 +36,7 @@ def test_recorded_at_the_paper_sizes(rec):
     for name, r in rec.results.items():
         assert r['profile']['name'] == 'paper' and (r['profile']['m'], r['profile']['n'], r['profile']['s']) == (p.m, p.n, p.s), name
         assert r.provenance.get('profile') == 'paper'
-        claims = [Claim.from_dict(d) for d in r['claims']]
+        claims = rejudge(dict(r))
         assert claims and all(c.profile in ('paper', '') for c in claims), name
     for name, h in rec.lista.items():
         assert h['config']['m'] == p.m and h['config']['n'] == p.n and h['config']['K'] == p.lista_layers, name
@@ -59,7 +60,7 @@ def test_recorder_end_to_end(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ['fig1.json', 'fig5.json', 'fig6.json', 'lista_training.json', 'run.json']
     r = load_recorded('quick', out)
     assert r.stale_because() is None, r.stale_because()
-    assert set(r.lista) == {'net1', 'net2'} and r.lista['net2']['config']['jitter'] == 0.05
+    assert set(r.lista) == {'net1', 'net2', 'control'} and r.lista['net2']['config']['jitter'] == 0.05
     # a changed module hash makes it stale, naming the module
     run = json.loads((out / 'run.json').read_text())
     run['modules']['sparsadv.attacks.pgd'] = '0' * 16

@@ -57,7 +57,9 @@ def p_text(p: float) -> str:
 
 # %% ../../nbs/00c_core_report.ipynb #c0010
 VERDICT_STYLE = {'reproduced': ('verdict-yes', '#e6f4ea', '#137333'),
-                 'not reproduced': ('verdict-no', '#fce8e6', '#a50e0e')}
+                 'not reproduced': ('verdict-no', '#fce8e6', '#a50e0e'),
+                 'inconclusive': ('verdict-maybe', '#fef7e0', '#8a5a00'),
+                 'depends on the reading': ('verdict-maybe', '#fef7e0', '#8a5a00')}
 
 VERDICT_OTHER = ('verdict-na', '#f1f3f4', '#3c4043')
 
