@@ -155,6 +155,13 @@ JUDGE_TEXT = ("Every verdict comes from one function, `sparsadv.claims.judge`, a
               "Where two readings of the paper's setting disagree, the verdict is **depends on the reading**. "
               "Margins and minimum effects are named constants, fixed before the run, each with its reason in the row.")
 
+def _remark(c: Claim) -> str:
+    "What the evidence says beyond the verdict: a control that passes the rule of a claim whose attack fails it."
+    evs = c.evidence.values() if isinstance(c.evidence, dict) else [c.evidence]
+    if any(e.tested and not e.holds and e.control_passes for e in evs):
+        return 'the control passes this rule: even a passing attack would not have been evidence here'
+    return ''
+
 def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
     """The claims as a `Table` (HTML in the book and notebooks, text in a terminal), verdicts coloured; in HTML the rule
     (with its margin), the control, the calibration, the data and the note are lines under each claim."""
@@ -167,7 +174,8 @@ def claims_table(claims: list[Claim], with_profile: bool = False) -> Table:
     cols = ['Fig', 'Claim', 'Paper', 'Ours (95% CI)', 'Verdict'] + (['Profile'] if with_profile else []) + details
     rule = lambda c: c.rule + (f"; {c.margin}" if c.margin else '')
     rows = [[c.figure, c.claim, c.paper, c.measured, verdict(c)] + ([c.profile] if with_profile else [])
-            + [rule(c), c.control or 'none', c.calibration, c.data, c.note] for c in claims]
+            + [rule(c), c.control or 'none', c.calibration, c.data, '; '.join(x for x in (c.note, _remark(c)) if x)]
+            for c in claims]
     return Table(rows, columns=cols, formats={k: 'text' for k in cols if k != 'Verdict'}, details=details)
 
 def claims_markdown(claims: list[Claim], with_profile: bool = False) -> str:

@@ -137,10 +137,15 @@ def compare_claims(build: list, recorded: list, build_label: str = 'this build',
     for k in keys:
         sides = by_b.get(k), by_r.get(k)
         rows.append([k[0], k[1], next(c for c in sides if c).paper, *(verdict(c) if c else '-' for c in sides),
-                     *(c.measured if c else '-' for c in sides)])
+                     *(_measured(c) for c in sides)])
     # the two measured values are long: in HTML they are lines under each claim, so the verdicts sit side by side
     cols = ['Fig', 'Claim', 'Paper', *verdicts, *ours]
     return Table(rows, columns=cols, formats={c: ('verdict' if c in verdicts else 'text') for c in cols}, details=ours)
+
+def _measured(c) -> str:
+    "A claim's measured value for the comparison, saying when its control was not measured in that run."
+    if c is None: return '-'
+    return c.measured + ('; its control was not measured in this run' if c.control.startswith('not measured') else '')
 
 def _claim_list(cs, name: str) -> list:
     if isinstance(cs, (str, bytes, dict)) or not hasattr(cs, '__iter__'):

@@ -263,7 +263,12 @@ def _beats_claim(r, fig, claim, paper, names, ctl, cal, data) -> Claim:
     holds = all(beats_noise(tt[n]) for n in names)
     c_ok, c_text = _beats_text(ctl, names, OTHER_DICT_CONTROL) if ctl else (None, CONTROL_NOT_RECORDED)
     _, cal_text = _beats_text(cal, names, 'a second noise draw in place of PGD')
-    return Claim(figure=fig, claim=claim, paper=paper, measured=meas,
+    note = ''
+    if holds and c_ok:   # both pass: how large the control's effect is beside the attack's
+        r_ = min(tt[n]['diff'] / ctl[n]['diff'] for n in names if ctl[n]['diff'] > 0)
+        note = (f"the control's gap is {r_:.0f}x smaller than PGD's (at the smallest ratio), yet detected: the rule sets no "
+                "minimum effect, so both pass and the verdict is withheld")
+    return Claim(figure=fig, claim=claim, paper=paper, measured=meas, note=note,
                  rule=f"Welch t-test on per-signal total code errors, PGD > noise with p < {ALPHA}"
                       + (f", on each of the {len(names)} coders (all must hold)" if len(names) > 1 else ''),
                  evidence=Evidence(holds=holds, control_passes=c_ok,
