@@ -140,9 +140,9 @@ def verdict(c: Claim) -> str:
     return c.verdict.value
 
 def not_tested(*, figure: str, claim: str, paper: str, rule: str, why: str, profile: str = '', margin: str = '',
-               data: str = '') -> Claim:
-    "A claim whose rule could not be applied (data or model absent), with the reason as its note."
-    return Claim(figure=figure, claim=claim, paper=paper, measured='not run', rule=rule, margin=margin,
+               data: str = '', measured: str = 'not run') -> Claim:
+    "A claim whose rule could not be applied (data or model absent, too few samples to apply it), with the reason as its note."
+    return Claim(figure=figure, claim=claim, paper=paper, measured=measured, rule=rule, margin=margin,
                  evidence=Evidence(tested=False), control='not run: the rule was not applied, so neither was its control',
                  data=data, profile=profile, note=why)
 

@@ -259,6 +259,11 @@ def _min_text(t: Threshold, name: str, what: str = 'minimum effect') -> str:
 _ONE_IMAGE = 'none: one image decides nothing (the many-image rows carry the controls)'
 _BASELINES = ('l_inf-matched noise', 'l2-matched noise', 'random signs')
 
+def _too_few_fooled(kw: dict, im: dict) -> Claim:
+    "A Fig 2 row at a budget where PGD fooled too few images to decide it: not tested, with the count and the reason."
+    return not_tested(**kw, measured=f"PGD fooled {im['n_success']} of {im['n_images']} images",
+                      why=f"not tested: the claim is about adversarial examples, and {im['reason']}")
+
 def _fig2_family(im: dict, prof: str, data: str) -> Claim:
     """The row 'PGD moves the code far more than noise' at one budget: a family of three model-free baselines, decided
     only when all three hold, each on the paired ratio's CI lower bound above FIG2_MIN_RATIO."""
@@ -270,9 +275,7 @@ def _fig2_family(im: dict, prof: str, data: str) -> Claim:
     kw = dict(figure='2', claim=claim, paper='p very small (one image)', rule=rule,
               margin=_min_text(FIG2_MIN_RATIO, 'FIG2_MIN_RATIO'), data=data, profile=prof)
     if im.get('comparisons') is None:
-        return Claim(**kw, measured=f"PGD fooled {im['n_success']} of {im['n_images']} images", evidence=Evidence(tested=False),
-                     control='not run: the rule was not applied, so neither was its control',
-                     note=f"not tested: the claim is about adversarial examples, and {im['reason']}")
+        return _too_few_fooled(kw, im)
     comp = im['comparisons']
     pq = [comp[b]['PGD'] for b in _BASELINES]
     holds = all(_far(q) for q in pq)
@@ -303,9 +306,7 @@ def _near_claim(im: dict, prof: str, data: str) -> Claim:
                    '(PGD / l2-matched noise) has its 95% CI above 1')
     ns = im.get('near_share')
     if ns is None:
-        return Claim(**kw, measured=f"PGD fooled {im['n_success']} of {im['n_images']} images", evidence=Evidence(tested=False),
-                     control='not run: the rule was not applied, so neither was its control',
-                     note=f"not tested: the claim is about adversarial examples, and {im['reason']}")
+        return _too_few_fooled(kw, im)
     q, c = ns['PGD'], ns['random signs (control)']
     return Claim(**kw,
                  measured=(f"share of |dz| on near-zero coefficients {100 * im['mean_near_share']['PGD']:.1f}% vs l2-matched "
@@ -328,9 +329,8 @@ def _aa_claim(im: dict, prof: str, data: str = '') -> Claim:
               rule=f'paired ratio AutoAttack / PGD of the mean |dz| over the images AutoAttack fools, 95% CI inside [{1 / m:.2f}, {m:g}]',
               margin=_min_text(AA_MARGIN, 'AA_MARGIN', 'equivalence margin'))
     if aa is None or aa['ratio'] is None:
-        return Claim(**kw, measured='not measured', evidence=Evidence(tested=False),
-                     control='not run: the rule was not applied, so neither was its control',
-                     note=f"not tested: {aa['reason'] if aa else 'AutoAttack was not run on many images'}")
+        return not_tested(**kw, measured='not measured',
+                          why=f"not tested: {aa['reason'] if aa else 'AutoAttack was not run on many images'}")
     inside = lambda q: bool(1 / m < q['lo'] and q['hi'] < m)   # the rule
     q, c = aa['ratio'], aa['control']
     return Claim(**kw,
