@@ -28,7 +28,8 @@ from .registry import figure, figure_plot, FigureResult, on_device
 
 # %% auto #0
 __all__ = ['FIG5_BETA_FACTORS', 'PAPER_FIG5', 'FIG6_CODE_READING_SIGNALS', 'FIG6_SAME_NETS', 'FIG6_DROP', 'FIG6_DROP_REASON',
-           'run_fig5', 'fig5_claims', 'plot_fig5', 'lasso_code_reading', 'run_fig6', 'fig6_claims', 'plot_fig6']
+           'FIG6_OTHER', 'run_fig5', 'fig5_claims', 'plot_fig5', 'lasso_code_reading', 'run_fig6', 'fig6_claims',
+           'plot_fig6']
 
 # %% ../../nbs/08b_experiments_dict_attack.ipynb #c0005
 def _hist(values: np.ndarray, bins: np.ndarray) -> list[int]:
@@ -276,78 +277,95 @@ def _above(t: dict) -> bool:
     "The whole 95% CI of a difference above 0."
     return bool(t['lo'] > 0)
 
-def fig6_claims(r: dict) -> list[Claim]:
-    """Evaluate the paper's Fig 6 claims on run_fig6 results (also a recorded run's saved numbers). The Dict-Attack's
-    control is the same construction from another Gaussian dictionary of the same size (a random universal direction of
-    the same norm is shown beside it); the transfer drop's control is equal-norm noise, made without either net."""
-    _check_results(r, 'fig6', ('split', 'tests', 'nets'))
-    prof, sp, tt, nets = r['profile']['name'], r['split'], r['tests'], r['nets']
-    n1, n2, o, l_t = list(sp)
-    tot = lambda c, cond: sp[c][cond]['total']
+def _fig6_names(r: dict) -> tuple:
+    "The four coders of a Fig 6 run (net 1, net 2, OMP, LASSO) and its mean total error per (coder, input)."
+    return (*list(r['split']), lambda c, cond: r['split'][c][cond]['total'])
+
+def _fig6_ce_note(r: dict) -> str:
+    "The head of the notes that repeat a Fig 6 claim with the authors' code's PGD objective (cross-entropy)."
+    n1, n2, _, _, tot = _fig6_names(r)
+    return f"with the authors' code's objective (cross-entropy PGD): net 1 {tot(n1, 'pgd-ce'):.3g}, net 2 {tot(n2, 'pgd-ce'):.3g}"
+
+def _fig6_highest(r: dict, data: str) -> Claim:
+    "6c: the Dict-Attack highest on both LISTAs (above PGD and noise, CIs), about equally (ratio CI within the margin)."
+    tt, nets = r['tests'], r['nets']
+    n1, n2, _, _, tot = _fig6_names(r)
     have_ctl = 'da_other_ratio' in nets
-    data = synthetic_data_text(r) + '; net 2: the ISTA start with 5% jitter, the same dictionary (the paper: another initialisation)'
-    # 6c: the attack highest on both nets (above PGD and noise, CIs), about equally (ratio CI within 1 +- 10%)
     def highest(who):
         return all(_above(tt[c][f'{who}_vs_pgd']) and _above(tt[c][f'{who}_vs_noise']) for c in (n1, n2))
     def equal(q): return bool(1 - FIG6_SAME_NETS.value < q['lo'] and q['hi'] < 1 + FIG6_SAME_NETS.value)
     da_ok = highest('da') and equal(nets['da_ratio'])
     ctl_top = (highest('da_other') and equal(nets['da_other_ratio'])) if have_ctl else None
     rnd_top = highest('random') and equal(nets['random_ratio'])
-    # 6c transfer: PGD made on net 1 weaker on net 2 by 10-30% (point estimate), and weaker at all (CI of the drop above 0)
+    da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
+    rnd = (f"a random universal direction of the same norm (shown, not judged): {tot(n1, 'random'):.3g} / {tot(n2, 'random'):.3g}, "
+           f"{'passes' if rnd_top else 'fails'} the rule")
+    top_ctl = (f"{FIG6_OTHER}: {tot(n1, 'da-other'):.3g} / {tot(n2, 'da-other'):.3g} (net 1 / net 2); minus PGD on net 1 "
+               f"{_diff_ci(tt[n1]['da_other_vs_pgd']).rstrip(', ')}; net 2 / net 1 {_rci(nets['da_other_ratio'])}: "
+               f"{'passes' if ctl_top else 'fails'} the rule; " + rnd) if have_ctl else CONTROL_NOT_RECORDED + '; ' + rnd
+    return Claim(figure='6c', claim='Dict-Attack gives the highest error on both LISTAs, about equally', paper='qualitative (bars)',
+                 measured=f"DA {tot(n1, 'da'):.3g} / {tot(n2, 'da'):.3g} (net 1 / net 2; net 2 / net 1 {_rci(nets['da_ratio'])}); "
+                          f"DA - PGD on net 1 {_diff_ci(tt[n1]['da_vs_pgd']).rstrip(', ')}, on net 2 {_diff_ci(tt[n2]['da_vs_pgd']).rstrip(', ')}",
+                 rule='on both nets the 95% CIs of DA - PGD and DA - noise above 0, and the net 2 / net 1 ratio of the DA error '
+                      'inside the margin (whole CI); all must hold',
+                 margin=f"1 +- {FIG6_SAME_NETS.value:.0%}: {FIG6_SAME_NETS.reason}",
+                 evidence=Evidence(holds=bool(da_ok), control_passes=ctl_top), control=top_ctl, data=data,
+                 profile=r['profile']['name'], note=f"{_fig6_ce_note(r)}: DA highest on both nets: {'yes' if da_top_ce else 'no'}")
+
+def _fig6_drop(r: dict, data: str) -> Claim:
+    "6c transfer: PGD made on net 1 weaker on net 2 by 10-30% (point estimate), and weaker at all (CI of the drop above 0)."
+    nets = r['nets']
+    n1, n2, _, _, tot = _fig6_names(r)
     def weaker(q_tot, q_inc):
         return any(FIG6_DROP[0] <= 1 - q['ratio'] <= FIG6_DROP[1] and q['hi'] < 1 for q in (q_tot, q_inc))
     drop_ok, ctl_drop = weaker(nets['pgd_ratio'], nets['pgd_inc_ratio']), weaker(nets['noise_ratio'], nets['noise_inc_ratio'])
     drop_in_ci = any(q['lo'] <= 0.8 <= q['hi'] for q in (nets['pgd_ratio'], nets['pgd_inc_ratio']))   # the paper's 20% drop
     drop = lambda q: f"{1 - q['ratio']:.1%} [{1 - q['hi']:.1%}, {1 - q['lo']:.1%}]"
-    # 6a/6b: DA above PGD on OMP and LASSO
+    drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')
+    return Claim(figure='6c', claim='PGD crafted on net 1 is about 20% weaker on net 2', paper='about 20%',
+                 measured=f"drop {drop(nets['pgd_ratio'])} in total error, {drop(nets['pgd_inc_ratio'])} in the increase over clean",
+                 rule=f'a drop of {FIG6_DROP[0]:.0%}-{FIG6_DROP[1]:.0%} (point estimate) with its 95% CI above 0, in total error or '
+                      'in the increase over clean; inconclusive when the CI still holds 20%',
+                 margin=f"{FIG6_DROP[0]:.0%}-{FIG6_DROP[1]:.0%}: {FIG6_DROP_REASON}",
+                 evidence=Evidence(holds=bool(drop_ok), control_passes=bool(ctl_drop), paper_in_ci=bool(not drop_ok and drop_in_ci)),
+                 control=(f"equal-norm noise, made without either net (does the drop need an attack crafted on net 1?): drop "
+                          f"{drop(nets['noise_ratio'])} in total error, {drop(nets['noise_inc_ratio'])} in the increase: "
+                          f"{'passes' if ctl_drop else 'fails'} the rule"),
+                 data=data, profile=r['profile']['name'], note=f"{_fig6_ce_note(r)}: drop {drop_ce:.1%} in total error")
+
+def _fig6_beats(r: dict, data: str) -> Claim:
+    "6a/6b: the Dict-Attack above PGD on OMP and on LASSO (both stopped at the clean LISTA error)."
+    tt = r['tests']
+    _, _, o, l_t, tot = _fig6_names(r)
+    have_ctl = 'da_other_ratio' in r['nets']
     beats = all(_above(tt[c]['da_vs_pgd']) for c in (o, l_t))
     ctl_beats = all(_above(tt[c]['da_other_vs_pgd']) for c in (o, l_t)) if have_ctl else None
     line = lambda c, who, name: (f"{c}: {name} {tt[c][f'{who}_vs_pgd']['mean_a']:.3g} vs PGD {tt[c][f'{who}_vs_pgd']['mean_b']:.3g} "
                                  f"({_diff_ci(tt[c][f'{who}_vs_pgd'])}{p_text(tt[c][f'{who}_vs_pgd']['p'])})")
-    # the same claims with the authors' code's PGD objective (cross-entropy), reported in the notes
-    da_top_ce = all(tot(c, 'da') > max(tot(c, k) for k in ('clean', 'noise', 'pgd-ce')) for c in (n1, n2))
-    drop_ce = 1 - tot(n2, 'pgd-ce') / tot(n1, 'pgd-ce')
     beats_ce = [c for c in (o, l_t) if tot(c, 'da') > tot(c, 'pgd-ce') and tt[c]['da_vs_pgd_ce']['p'] < ALPHA]
-    ce_note = ("with the authors' code's objective (cross-entropy PGD): "
-               f"net 1 {tot(n1, 'pgd-ce'):.3g}, net 2 {tot(n2, 'pgd-ce'):.3g}")
     cr = r.get('lasso_code_reading')
     cr_note = ('' if not cr else
                f"; with the authors' code's LASSO (scikit-learn, tol = {cr['tol']:.2g} as the convergence tolerance, "
                f"{cr['signals']} signals): DA {cr['da_vs_pgd']['mean_a']:.3g} vs PGD {cr['da_vs_pgd']['mean_b']:.3g} "
                f"({_diff_ci(cr['da_vs_pgd'])}{p_text(cr['da_vs_pgd']['p'])})")
-    other = "the Dict-Attack of another Gaussian dictionary of the same size (its u_min)"
-    rnd = (f"a random universal direction of the same norm (shown, not judged): {tot(n1, 'random'):.3g} / {tot(n2, 'random'):.3g}, "
-           f"{'passes' if rnd_top else 'fails'} the rule")
-    top_ctl = (f"{other}: {tot(n1, 'da-other'):.3g} / {tot(n2, 'da-other'):.3g} (net 1 / net 2); minus PGD on net 1 "
-               f"{_diff_ci(tt[n1]['da_other_vs_pgd']).rstrip(', ')}; net 2 / net 1 {_rci(nets['da_other_ratio'])}: "
-               f"{'passes' if ctl_top else 'fails'} the rule; " + rnd) if have_ctl else CONTROL_NOT_RECORDED + '; ' + rnd
-    return [
-        Claim(figure='6c', claim='Dict-Attack gives the highest error on both LISTAs, about equally', paper='qualitative (bars)',
-              measured=f"DA {tot(n1, 'da'):.3g} / {tot(n2, 'da'):.3g} (net 1 / net 2; net 2 / net 1 {_rci(nets['da_ratio'])}); "
-                       f"DA - PGD on net 1 {_diff_ci(tt[n1]['da_vs_pgd']).rstrip(', ')}, on net 2 {_diff_ci(tt[n2]['da_vs_pgd']).rstrip(', ')}",
-              rule='on both nets the 95% CIs of DA - PGD and DA - noise above 0, and the net 2 / net 1 ratio of the DA error '
-                   'inside the margin (whole CI); all must hold',
-              margin=f"1 +- {FIG6_SAME_NETS.value:.0%}: {FIG6_SAME_NETS.reason}",
-              evidence=Evidence(holds=bool(da_ok), control_passes=ctl_top), control=top_ctl, data=data, profile=prof,
-              note=f"{ce_note}: DA highest on both nets: {'yes' if da_top_ce else 'no'}"),
-        Claim(figure='6c', claim='PGD crafted on net 1 is about 20% weaker on net 2', paper='about 20%',
-              measured=f"drop {drop(nets['pgd_ratio'])} in total error, {drop(nets['pgd_inc_ratio'])} in the increase over clean",
-              rule=f'a drop of {FIG6_DROP[0]:.0%}-{FIG6_DROP[1]:.0%} (point estimate) with its 95% CI above 0, in total error or '
-                   'in the increase over clean; inconclusive when the CI still holds 20%',
-              margin=f"{FIG6_DROP[0]:.0%}-{FIG6_DROP[1]:.0%}: {FIG6_DROP_REASON}",
-              evidence=Evidence(holds=bool(drop_ok), control_passes=bool(ctl_drop), paper_in_ci=bool(not drop_ok and drop_in_ci)),
-              control=(f"equal-norm noise, made without either net (does the drop need an attack crafted on net 1?): drop "
-                       f"{drop(nets['noise_ratio'])} in total error, {drop(nets['noise_inc_ratio'])} in the increase: "
-                       f"{'passes' if ctl_drop else 'fails'} the rule"),
-              data=data, profile=prof, note=f"{ce_note}: drop {drop_ce:.1%} in total error"),
-        Claim(figure='6a/6b', claim='Dict-Attack beats PGD on OMP and LASSO', paper='qualitative (bars)',
-              measured='; '.join(line(c, 'da', 'DA') for c in (o, l_t)),
-              rule='95% CI of DA - PGD above 0 (Welch), for OMP and for LASSO (both at the clean LISTA error; both must hold)',
-              evidence=Evidence(holds=bool(beats), control_passes=ctl_beats),
-              control=(f"{other}: " + '; '.join(line(c, 'da_other', 'DA (other dictionary)') for c in (o, l_t))
-                       + f": {'passes' if ctl_beats else 'fails'} the rule") if have_ctl else CONTROL_NOT_RECORDED,
-              calibration='', data=data, profile=prof,
-              note="with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none') + cr_note)]
+    return Claim(figure='6a/6b', claim='Dict-Attack beats PGD on OMP and LASSO', paper='qualitative (bars)',
+                 measured='; '.join(line(c, 'da', 'DA') for c in (o, l_t)),
+                 rule='95% CI of DA - PGD above 0 (Welch), for OMP and for LASSO (both at the clean LISTA error; both must hold)',
+                 evidence=Evidence(holds=bool(beats), control_passes=ctl_beats),
+                 control=(f"{FIG6_OTHER}: " + '; '.join(line(c, 'da_other', 'DA (other dictionary)') for c in (o, l_t))
+                          + f": {'passes' if ctl_beats else 'fails'} the rule") if have_ctl else CONTROL_NOT_RECORDED,
+                 calibration='', data=data, profile=r['profile']['name'],
+                 note="with the authors' code's objective (cross-entropy PGD), DA beats PGD on: " + (', '.join(beats_ce) or 'none') + cr_note)
+
+FIG6_OTHER = "the Dict-Attack of another Gaussian dictionary of the same size (its u_min)"   # the control of the DA rows
+
+def fig6_claims(r: dict) -> list[Claim]:
+    """Evaluate the paper's Fig 6 claims on run_fig6 results (also a recorded run's saved numbers). The Dict-Attack's
+    control is the same construction from another Gaussian dictionary of the same size (a random universal direction of
+    the same norm is shown beside it); the transfer drop's control is equal-norm noise, made without either net."""
+    _check_results(r, 'fig6', ('split', 'tests', 'nets'))
+    data = synthetic_data_text(r) + '; net 2: the ISTA start with 5% jitter, the same dictionary (the paper: another initialisation)'
+    return [_fig6_highest(r, data), _fig6_drop(r, data), _fig6_beats(r, data)]
 
 @figure_plot('fig6')
 def plot_fig6(r: dict):

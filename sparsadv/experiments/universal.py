@@ -209,6 +209,56 @@ def class_mean_directions(X: torch.Tensor, y: torch.Tensor, classes: int, c: tor
                          for k in range(classes)])
     return means[target] - means[c]
 
+def _fig7_accuracies(task, Xte: torch.Tensor, yte: torch.Tensor, base: dict) -> tuple[dict, dict, dict]:
+    """Each perturbation of `base` {name: (N, C, H, W)} rescaled to every budget of FIG7_EPS and added to Xte: the task
+    network's accuracy and the largest norm per budget, and the paired comparisons on the same images (difference of
+    accuracies, 95% CI, McNemar) of the DA, its controls and the calibration against every baseline, and of the targeted
+    UAP against noise. Returns (accuracy, max_norm, paired)."""
+    acc, norms, correct = {}, {}, {}
+    for name, d in base.items():
+        acc[name], norms[name], correct[name] = [], [], []
+        for eps in FIG7_EPS:
+            with warnings.catch_warnings():   # an all-zero (empty) UAP is recorded in empty_uaps and reported
+                warnings.filterwarnings('ignore', message='rescale_l2', category=SparsadvNumericWarning)
+                de = rescale_l2(d, eps)
+            norms[name].append(float(de.flatten(1).norm(dim=1).max()))
+            correct[name].append(correct_unclipped(task, Xte + de, yte).numpy())
+            acc[name].append(float(correct[name][-1].mean()))
+    K = range(len(FIG7_EPS))
+    paired = {who: {o: [paired_accuracy(correct[who][k], correct[o][k]) for k in K] for o in FIG7_BASELINES}
+              for who in ('class-pair DA',) + CONTROLS + (CALIBRATION,)}
+    paired['targeted UAP'] = {'noise': [paired_accuracy(correct['targeted UAP'][k], correct['noise'][k]) for k in K]}
+    return acc, norms, paired
+
+def _fig7_authors_protocol(task, Xte: torch.Tensor, yte: torch.Tensor, base: dict, st: dict, seed: int, ref: dict) -> dict:
+    """The paper's perturbations of `base` under the authors' evaluation protocol (`fig7_protocols`), on the settings'
+    grid of budgets, with the budget at which each curve reaches each of the authors' released accuracies `ref`."""
+    t0 = time.perf_counter()
+    proto = fig7_protocols(task, Xte, yte, {k: base[k] for k in ('class-pair DA', 'UAP', 'targeted UAP', 'noise')},
+                           channels=3, batch=st['protocol_batch'], seed=seed,
+                           eps=FIG7_GRID if st['protocol_grid'] == 'fine' else FIG7_EPS)
+    reach = {pr: {k: [fig7_eps_reaching(proto['eps'], [a[0] for a in proto[pr][k if k != 'noise' else NOISE3]], lvl,
+                                         proto['clean'][pr][0]) for lvl in ref[k]] for k in ref} for pr in ('eval', 'batch_stats')}
+    proto.update(eps_reaching_paper=reach, seconds=time.perf_counter() - t0)
+    return proto
+
+def _fig7_directions(code_clf, Xtr: torch.Tensor, ytr: torch.Tensor, shape: tuple, K: int, c_hat: torch.Tensor,
+                     target: torch.Tensor, seed: int) -> tuple[dict, float, float]:
+    """The perturbations made from the dictionary, at unit norm, one per test image (c_hat, target: (N,)): the class-pair
+    DA (eqs. 4-5) and u_min (eq. 3) of the code classifier's ConvLISTA dictionary; and the control: the same class-pair
+    construction (the same head weights, c_hat and target) from a random dictionary of the learned one's shape, and its
+    second line, the class-mean difference in pixel space. Returns (perturbations, seconds for the DA, for the control)."""
+    dic, W = code_clf.convlista.dictionary, code_clf.head.weight.detach()
+    t0 = time.perf_counter()
+    base = {'class-pair DA': class_pair_attack(class_pair_directions(dic, W, eps=1.0, image_shape=shape), c_hat, target)}
+    base['DA u_min (eq. 3)'] = dict_attack(dic, 1.0, shape, normalize='atoms', method='explicit')[None].expand(len(c_hat), *shape)
+    t_da = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rdic = random_like(dic, derive_seed(seed, 'fig7', 'random-dictionary'))
+    base[CONTROL] = class_pair_attack(class_pair_directions(rdic, W, eps=1.0, image_shape=shape), c_hat, target)
+    base[CONTROL_MEANS] = class_mean_directions(Xtr, ytr, K, c_hat, target)
+    return base, t_da, time.perf_counter() - t0
+
 def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) -> dict:
     "One panel of Fig 7 on dataset `ds` (its files on disk): the results of that panel."
     t_start = time.perf_counter()
@@ -232,21 +282,8 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     code_acc = accuracy(code_clf, Xte, yte)
     with torch.no_grad(): logits = torch.cat([code_clf(Xte[i:i + 256]) for i in range(0, len(Xte), 256)])
     c_hat, target = _second_best(logits)
-    dic = code_clf.convlista.dictionary
     # attacks, at unit norm (rescaled to each eps below)
-    t0 = time.perf_counter()
-    dirs = class_pair_directions(dic, code_clf.head.weight.detach(), eps=1.0, image_shape=shape)
-    base = {'class-pair DA': class_pair_attack(dirs, c_hat, target)}
-    base['DA u_min (eq. 3)'] = dict_attack(dic, 1.0, shape, normalize='atoms', method='explicit')[None].expand(len(Xte), *shape)
-    t_da = time.perf_counter() - t0
-    # the control: the same construction (eqs. 4-5, the same head weights, the same c_hat and target) from a random
-    # dictionary of the learned one's shape; its second line: the class-mean difference in pixel space
-    t0 = time.perf_counter()
-    rdic = random_like(dic, derive_seed(seed, 'fig7', 'random-dictionary'))
-    base[CONTROL] = class_pair_attack(class_pair_directions(rdic, code_clf.head.weight.detach(), eps=1.0, image_shape=shape),
-                                      c_hat, target)
-    base[CONTROL_MEANS] = class_mean_directions(Xtr, ytr, K, c_hat, target)
-    t_control = time.perf_counter() - t0
+    base, t_da, t_control = _fig7_directions(code_clf, Xtr, ytr, shape, K, c_hat, target, seed)
     Xa = Xtr[torch.randperm(len(Xtr), generator=make_generator(derive_seed(seed, 'fig7', 'uap-images')))[:st['n_attack']]]
     t0 = time.perf_counter()
     uap = art_uap(art_model, Xa, shape, K, max_iter=st['uap_max_iter'], pgd_max_iter=st['pgd_max_iter'],
@@ -262,32 +299,12 @@ def _fig7_panel(p: Profile, panel: str, ds: str, st: dict, seed: int, progress) 
     base[CALIBRATION] = equal_norm_noise(torch.ones(len(Xte), *shape), seed=derive_seed(seed, 'fig7', 'noise', 'control'))
     zero_uap = [name for name in ('UAP',) if uap.norm() == 0] + [f'targeted UAP {t}' for t in range(K) if tuaps[t].norm() == 0]
     clean = accuracy(task, Xte, yte)
-    acc, norms, correct = {}, {}, {}
-    for name, d in base.items():
-        acc[name], norms[name], correct[name] = [], [], []
-        for eps in FIG7_EPS:
-            with warnings.catch_warnings():   # an all-zero (empty) UAP is recorded in empty_uaps above and reported
-                warnings.filterwarnings('ignore', message='rescale_l2', category=SparsadvNumericWarning)
-                de = rescale_l2(d, eps)
-            norms[name].append(float(de.flatten(1).norm(dim=1).max()))
-            correct[name].append(correct_unclipped(task, Xte + de, yte).numpy())
-            acc[name].append(float(correct[name][-1].mean()))
-    # paired comparisons on the same images (difference of accuracies, 95% CI, McNemar), per eps
-    paired = {who: {o: [paired_accuracy(correct[who][k], correct[o][k]) for k in range(len(FIG7_EPS))]
-                    for o in FIG7_BASELINES} for who in ('class-pair DA',) + CONTROLS + (CALIBRATION,)}
-    paired['targeted UAP'] = {'noise': [paired_accuracy(correct['targeted UAP'][k], correct['noise'][k]) for k in range(len(FIG7_EPS))]}
+    acc, norms, paired = _fig7_accuracies(task, Xte, yte, base)
     controls = {k: dict(accuracy=acc.pop(k), max_norm=norms.pop(k)) for k in CONTROLS}
     calibration = dict(name=CALIBRATION, accuracy=acc.pop(CALIBRATION), max_norm=norms.pop(CALIBRATION))
     empty = [o for o, n in (('UAP', 1), ('targeted UAP', K)) if sum(e == o or e.startswith(o + ' ') for e in zero_uap) == n]
-    # the same perturbations under the authors' evaluation protocol, on a finer grid of budgets
-    t0 = time.perf_counter()
-    proto = fig7_protocols(task, Xte, yte, {k: base[k] for k in ('class-pair DA', 'UAP', 'targeted UAP', 'noise')},
-                           channels=3, batch=st['protocol_batch'], seed=seed,
-                           eps=FIG7_GRID if st['protocol_grid'] == 'fine' else FIG7_EPS)
     ref = PAPER_FIG7[family]
-    reach = {pr: {k: [fig7_eps_reaching(proto['eps'], [a[0] for a in proto[pr][k if k != 'noise' else NOISE3]], lvl,
-                                         proto['clean'][pr][0]) for lvl in ref[k]] for k in ref} for pr in ('eval', 'batch_stats')}
-    proto.update(eps_reaching_paper=reach, seconds=time.perf_counter() - t0)
+    proto = _fig7_authors_protocol(task, Xte, yte, base, st, seed, ref)
     return dict(panel=panel, ran=True, dataset=ds, family=family, title=FIG7_PANELS[panel]['title'],
                 task=dict(name=st[f'task_{panel}'], paper=FIG7_PANELS[panel]['task'], key=tinfo['key'],
                           test_accuracy=tinfo['test_accuracy'], epochs=st['task_epochs']),
@@ -397,89 +414,103 @@ def _check_panel(r: dict, panel: str) -> None:
         raise ValueError(f"panel {panel}'s results lack {missing or 'the paired comparisons of its control'} (results from "
                          "before the random-dictionary control, or not from run_fig7): run the figure again")
 
+_FIG7_RULES = {'lowest': "paired difference of accuracy, class-pair DA minus {b} on the same images: its 95% CI below 0 "
+                          "at every eps; the family ({m} baselines x {K} budgets = {mk} comparisons) holds only if every "
+                          "comparison does, with no multiplicity correction (an all-must-hold rule is an intersection-union "
+                          "test: its false-positive rate stays at most 5% without one)",
+               'tuap': "paired difference of accuracy, targeted UAP minus noise on the same images: its 95% CI above 0 at "
+                       "every eps; the family ({K} budgets) holds only if every budget does, with no multiplicity correction "
+                       "(an intersection-union test)"}
+
+def _fig7_rule(key: str, tested: list, K: int) -> str:
+    "The rule text of a Fig 7 claim against the baselines `tested` over K budgets."
+    return _FIG7_RULES[key].format(b=', '.join(tested), m=len(tested), K=K, mk=len(tested) * K)
+
+def _accuracies(r: dict) -> dict:
+    "Accuracy per budget of every perturbation of a panel: the DA and baselines, its controls and the calibration."
+    return {**r['accuracy'], **{k: v['accuracy'] for k, v in r['controls'].items()}, CALIBRATION: r['calibration']['accuracy']}
+
+def _lowest_parts(r: dict, eps: list, tested: list) -> dict:
+    """The 'DA lowest' rule of a panel against the baselines `tested`: per budget whether it holds, the failing
+    comparisons, the measured text, the control (random dictionary; class means) and the calibration (a second noise draw)."""
+    acc, accs, pairs, K = r['accuracy'], _accuracies(r), r['paired'], len(eps)
+    def closest(who, k):
+        o = max(tested, key=lambda o: pairs[who][o][k]['hi'])
+        return f"eps {eps[k]:g}: {accs[who][k]:.3f} vs {o} {acc[o][k]:.3f}, {_diff(pairs[who][o][k])}"
+    def line(who, what):
+        w = _lowest_rule(pairs[who], tested, K)
+        return all(w), (f"{what}, same rule: {'passes' if all(w) else 'fails'} (below every baseline at {sum(w)} "
+                        f"of {K} budgets); " + '; '.join(closest(who, k) for k in range(K)))
+    c1, t1 = line(CONTROL, "eqs. 4-5 from a random dictionary (Gaussian filters of the learned one's shape and "
+                           "filter norms; the same head weights, predicted and target classes) in place of the DA")
+    c2, t2 = line(CONTROL_MEANS, "Second line: the class-mean difference in pixel space (mean training image of "
+                                 "the target class minus that of the predicted class, same norm)")
+    cal_ok, cal = line(CALIBRATION, "a second noise draw in place of the DA (the test's false-positive check)")
+    return dict(wins=_lowest_rule(pairs['class-pair DA'], tested, K), pairs=pairs['class-pair DA'],
+                failing=[(o, k) for k in range(K) for o in tested if pairs['class-pair DA'][o][k]['hi'] >= 0],
+                measured=('DA ' + '; '.join(closest('class-pair DA', k) for k in range(K))
+                          + f" (closest tested baseline per eps, {r['n_eval']} images)"),
+                control=(f"{t1}. {t2}. The control passes when either line does: each asks whether the effect needs the "
+                         f"learned dictionary; here it {'passes' if c1 or c2 else 'fails'}"),
+                control_passes=c1 or c2, cal_ok=cal_ok, calibration=cal)
+
+def _tuap_parts(r: dict, eps: list) -> dict:
+    "The 'targeted UAP weaker than noise' rule of a panel, as `_lowest_parts` returns it (no control applies)."
+    acc, accs, pairs = r['accuracy'], _accuracies(r), r['paired']
+    tn, cn = pairs['targeted UAP']['noise'], pairs[CALIBRATION]['noise']
+    wins, cw = _above_rule(tn), _above_rule(cn)
+    return dict(wins=wins, pairs=pairs['targeted UAP'], failing=[('noise', k) for k in range(len(eps)) if not wins[k]],
+                measured='; '.join(f"eps {e:g}: {acc['targeted UAP'][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(tn[k])}"
+                                   for k, e in enumerate(eps)) + f" ({r['n_eval']} images)",
+                control=("none applies: the claim compares two baselines with each other (targeted UAP and noise) and says "
+                         "nothing about the dictionary or the task network"),
+                control_passes=None, cal_ok=all(cw),
+                calibration=(f"a second noise draw in place of the targeted UAP (the test's false-positive check), same rule: "
+                             f"{'passes' if all(cw) else 'fails'} (above noise at {sum(cw)} of {len(eps)} budgets); "
+                             + '; '.join(f"eps {e:g}: {accs[CALIBRATION][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(cn[k])}"
+                                         for k, e in enumerate(eps))))
+
 def _panel_claims(r: dict | None, panel: str, prof: str, eps: list, reason: str = '') -> list[Claim]:
     "The claims of one panel: judged on its results `r`, or not tested (None) with `reason` when the panel did not run."
     fig, family = '7' + panel, FIG7_PANELS[panel]['family']
     K = len(eps)
-    rules = {'lowest': "paired difference of accuracy, class-pair DA minus {b} on the same images: its 95% CI below 0 "
-                       "at every eps; the family ({m} baselines x {K} budgets = {mk} comparisons) holds only if every "
-                       "comparison does, with no multiplicity correction (an all-must-hold rule is an intersection-union "
-                       "test: its false-positive rate stays at most 5% without one)",
-             'tuap': "paired difference of accuracy, targeted UAP minus noise on the same images: its 95% CI above 0 at "
-                     "every eps; the family ({K} budgets) holds only if every budget does, with no multiplicity correction "
-                     "(an intersection-union test)"}
-    rule_of = lambda key, tested: rules[key].format(b=', '.join(tested), m=len(tested), K=K, mk=len(tested) * K)
     paper_of = lambda key, pv: pv + _paper_text(family, key, eps)
     if r is None or not r.get('ran'):
         why = reason or (r or {}).get('reason', 'not run')
         data = _data_text(r) if r else f"not asked for; the paper: {PAPER_DATA[family]}, {FIG7_PANELS[panel]['task']}"
-        return [not_tested(figure=fig, claim=c, paper=paper_of(k, pv), rule=rule_of(k, FIG7_BASELINES), profile=prof,
+        return [not_tested(figure=fig, claim=c, paper=paper_of(k, pv), rule=_fig7_rule(k, FIG7_BASELINES, K), profile=prof,
                            why=f'panel {panel} not run: {why}', data=data) for k, c, pv in FIG7_CLAIMS[panel]]
     _check_panel(r, panel)
-    acc, pairs, n = r['accuracy'], r['paired'], r['n_eval']
-    accs = {**acc, **{k: v['accuracy'] for k, v in r['controls'].items()}, CALIBRATION: r['calibration']['accuracy']}
+    n, data = r['n_eval'], _data_text(r)
     notes = [] if prof != 'quick' else ['quick profile: tiny networks, numbers not meant to be read']
-    data = _data_text(r)
     out = []
     for key, claim, paper in FIG7_CLAIMS[panel]:
-        note, effects = list(notes), fig7_paper_effects(family, key)
+        note = list(notes)
         if key == 'lowest':
             tested = [o for o in FIG7_BASELINES if o not in r['empty_baselines']]
             if r['empty_baselines']:
                 note.append(f"not tested against {' and '.join(r['empty_baselines'])}: ART returned an all-zero perturbation, "
                             "so that baseline did not run")
             if not tested:   # noise never comes out empty; kept for results built by hand
-                out.append(not_tested(figure=fig, claim=claim, paper=paper_of(key, paper), rule=rule_of(key, FIG7_BASELINES),
+                out.append(not_tested(figure=fig, claim=claim, paper=paper_of(key, paper), rule=_fig7_rule(key, FIG7_BASELINES, K),
                                       profile=prof, why='every baseline came out empty', data=data))
                 continue
-            def closest(who, k):
-                o = max(tested, key=lambda o: pairs[who][o][k]['hi'])
-                return f"eps {eps[k]:g}: {accs[who][k]:.3f} vs {o} {acc[o][k]:.3f}, {_diff(pairs[who][o][k])}"
-            def line(who, what):
-                w = _lowest_rule(pairs[who], tested, K)
-                return all(w), (f"{what}, same rule: {'passes' if all(w) else 'fails'} (below every baseline at {sum(w)} "
-                                f"of {K} budgets); " + '; '.join(closest(who, k) for k in range(K)))
-            wins = _lowest_rule(pairs['class-pair DA'], tested, K)
-            failing = [(o, k) for k in range(K) for o in tested if pairs['class-pair DA'][o][k]['hi'] >= 0]
-            meas = ('DA ' + '; '.join(closest('class-pair DA', k) for k in range(K))
-                    + f" (closest tested baseline per eps, {n} images)")
-            c1, t1 = line(CONTROL, "eqs. 4-5 from a random dictionary (Gaussian filters of the learned one's shape and "
-                                   "filter norms; the same head weights, predicted and target classes) in place of the DA")
-            c2, t2 = line(CONTROL_MEANS, "Second line: the class-mean difference in pixel space (mean training image of "
-                                         "the target class minus that of the predicted class, same norm)")
-            control = (f"{t1}. {t2}. The control passes when either line does: each asks whether the effect needs the "
-                       f"learned dictionary; here it {'passes' if c1 or c2 else 'fails'}")
-            ctl_passes = c1 or c2
-            cal_ok, cal = line(CALIBRATION, "a second noise draw in place of the DA (the test's false-positive check)")
-            pairs_who = pairs['class-pair DA']
+            part = _lowest_parts(r, eps, tested)
         else:
-            rule = rule_of(key, ['noise'])
-            if 'targeted UAP' in r['empty_baselines']:
-                out.append(not_tested(figure=fig, claim=claim, paper=paper_of(key, paper), rule=rule, profile=prof, data=data,
-                                      why='ART returned an all-zero targeted UAP for every target'))
-                continue
             tested = ['noise']
-            tn, cn = pairs['targeted UAP']['noise'], pairs[CALIBRATION]['noise']
-            wins, cw = _above_rule(tn), _above_rule(cn)
-            failing = [('noise', k) for k in range(K) if not wins[k]]
-            meas = '; '.join(f"eps {e:g}: {acc['targeted UAP'][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(tn[k])}"
-                             for k, e in enumerate(eps)) + f" ({n} images)"
-            control = ("none applies: the claim compares two baselines with each other (targeted UAP and noise) and says "
-                       "nothing about the dictionary or the task network")
-            ctl_passes = None
-            cal_ok = all(cw)
-            cal = (f"a second noise draw in place of the targeted UAP (the test's false-positive check), same rule: "
-                   f"{'passes' if cal_ok else 'fails'} (above noise at {sum(cw)} of {K} budgets); "
-                   + '; '.join(f"eps {e:g}: {accs[CALIBRATION][k]:.3f} vs noise {acc['noise'][k]:.3f}, {_diff(cn[k])}"
-                               for k, e in enumerate(eps)))
-            pairs_who = pairs['targeted UAP']
-        inc, need = fig7_inconclusive(pairs_who, effects, failing, FIG7_SIGN[key], n)
+            if 'targeted UAP' in r['empty_baselines']:
+                out.append(not_tested(figure=fig, claim=claim, paper=paper_of(key, paper), rule=_fig7_rule(key, tested, K),
+                                      profile=prof, data=data, why='ART returned an all-zero targeted UAP for every target'))
+                continue
+            part = _tuap_parts(r, eps)
+        inc, need = fig7_inconclusive(part['pairs'], fig7_paper_effects(family, key), part['failing'], FIG7_SIGN[key], n)
         if inc: note.insert(0, _needed_note(need, n, eps, 'DA' if key == 'lowest' else 'targeted UAP'))
-        if cal_ok: note.append("the calibration passes: the rule finds an effect in a second noise draw, so it is too "
-                               "permissive on these images; read the verdict with care")
-        out.append(Claim(figure=fig, claim=claim, paper=paper_of(key, paper), measured=meas, rule=rule_of(key, tested),
-                         evidence=Evidence(holds=bool(all(wins)), control_passes=ctl_passes, paper_in_ci=inc),
-                         control=control, calibration=cal, data=data, profile=prof, note='; '.join(note)))
+        if part['cal_ok']: note.append("the calibration passes: the rule finds an effect in a second noise draw, so it is too "
+                                       "permissive on these images; read the verdict with care")
+        out.append(Claim(figure=fig, claim=claim, paper=paper_of(key, paper), measured=part['measured'],
+                         rule=_fig7_rule(key, tested, K),
+                         evidence=Evidence(holds=bool(all(part['wins'])), control_passes=part['control_passes'], paper_in_ci=inc),
+                         control=part['control'], calibration=part['calibration'], data=data, profile=prof, note='; '.join(note)))
     return out
 
 def fig7_claims(r: dict) -> list[Claim]:
