@@ -8,11 +8,11 @@ from pathlib import Path
 import sparsadv
 from ..core.checks import ArgumentTypeError
 from ..core.config import PROFILES
-from .registry import FigureResult
+from .registry import FigureResult, FIGURE_MODULES
 
 # %% auto #0
-__all__ = ['RECORDED_ROOT', 'CLAIMS_OF', 'module_hashes', 'RecordedRun', 'load_recorded', 'steps_to', 'recorded_summary',
-           'compare_claims', 'rejudge', 'recorded_claims']
+__all__ = ['RECORDED_ROOT', 'module_hashes', 'RecordedRun', 'load_recorded', 'steps_to', 'recorded_summary', 'compare_claims',
+           'rejudge', 'recorded_claims']
 
 # %% ../../nbs/08f_experiments_recorded.ipynb #c0004
 RECORDED_ROOT = Path(sparsadv.__file__).resolve().parent.parent / 'book' / 'recorded'   # in a checkout of the repository
@@ -152,19 +152,16 @@ def _claim_list(cs, name: str) -> list:
         raise ArgumentTypeError(f"{name} must be a list of claims (Claim or their dicts), got {type(cs).__name__}")
     return list(cs)
 
-CLAIMS_OF = {'fig1': 'synthetic', 'fig2': 'images', 'fig3': 'images', 'fig4': 'images', 'fig5': 'dict_attack',
-             'fig6': 'dict_attack', 'fig7': 'universal'}   # the experiments module whose `<figure>_claims` judges a figure
-
 def rejudge(result) -> list:
     """The claims of a saved figure result judged again, from its saved numbers, by this code's rules and the one judge
     (`sparsadv.claims.judge`): a record made before a rule changed is read with today's rules. A control the record did
-    not measure is named as such in the row."""
+    not measure is named as such in the row. The rules are `<figure>_claims` of the figure's module (`FIGURE_MODULES`)."""
     import importlib
-    if not isinstance(result, dict) or result.get('figure') not in CLAIMS_OF:
-        raise ArgumentTypeError(f"result must be a figure's results dict (figure one of {sorted(CLAIMS_OF)}), got "
+    if not isinstance(result, dict) or result.get('figure') not in FIGURE_MODULES:
+        raise ArgumentTypeError(f"result must be a figure's results dict (figure one of {sorted(FIGURE_MODULES)}), got "
                                 f"{type(result).__name__}{'' if not isinstance(result, dict) else ' for ' + repr(result.get('figure'))}")
     fig = result['figure']
-    mod = importlib.import_module(f'sparsadv.experiments.{CLAIMS_OF[fig]}')
+    mod = importlib.import_module(f'sparsadv.experiments.{FIGURE_MODULES[fig]}')
     return getattr(mod, f'{fig}_claims')(result)
 
 def recorded_claims(rec: RecordedRun, figures: list[str] | None = None) -> list:
