@@ -10,7 +10,7 @@ export SPARSADV_PROFILE
 # before torch is imported, so it is set here for every process the targets start.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test install export clean bench help screenshots check-book paper-synthetic
+.PHONY: book test install export clean bench help screenshots check-book paper-synthetic paper-studies
 # Notebooks the book build executes at once (book/execute.py); each gets cores / BOOK_JOBS threads.
 BOOK_JOBS ?= 2
 # e.g. BOOK_EXECUTE_FLAGS=--record: keep this build's times in book/timings.json (shown on the performance page)
@@ -22,6 +22,7 @@ help:
 	@echo "make bench    print the benchmark table (python -m sparsadv.benchmarks)"
 	@echo "make export   regenerate sparsadv/ from nbs/ (after editing a notebook)"
 	@echo "make paper-synthetic  Figs 1, 5, 6 at the paper's exact sizes on this machine (~1.5 h on 2 cores), recorded in book/recorded/paper"
+	@echo "make paper-studies    Fig 5's readings and Fig 6's second network at the paper's sizes, recorded in book/recorded/studies"
 	@echo "make screenshots  full-page PNGs of the built book in _build/screenshots (needs Chromium)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -52,6 +53,12 @@ book: export
 # book/recorded/paper/ for the book to read. Resumable: LISTA training checkpoints into the cache.
 paper-synthetic: export
 	$(BIN)/python book/paper_synthetic.py --profile paper
+
+# Fig 5's readings and Fig 6's second network (sparsadv.experiments.studies), recorded in book/recorded/studies/.
+# Resumable; STUDY_FLAGS e.g. --study fig5, or --variants independent --steps independent=28000
+STUDY_FLAGS ?=
+paper-studies: export
+	$(BIN)/python book/paper_studies.py --profile paper $(STUDY_FLAGS)
 
 check-book: $(STAMP)
 	$(BIN)/python book/check_html.py _build/html

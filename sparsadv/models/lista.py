@@ -34,7 +34,7 @@ class LISTA(nn.Module):
         super().__init__()
         check_unit_columns(D, 'D')
         K = check_positive_int(K, 'K')
-        check_choice(init, 'init', ('ista', 'random'))
+        check_choice(init, 'init', ('ista', 'independent', 'random'))
         lam = check_number(lam, 'lam', positive=True, hint='the l1 weight that sets the initial thresholds')
         jitter = check_number(jitter, 'jitter', nonneg=True, hint='relative perturbation of the ISTA initialisation')
         seed = check_seed(seed)
@@ -43,10 +43,14 @@ class LISTA(nn.Module):
         self.m, self.n, self.K, self.init = m, n, K, init
         self.register_buffer('D', D.clone())
         L = torch.linalg.matrix_norm(D.double(), ord=2).item() ** 2
-        if init == 'ista':
-            W1 = (D.T / L).expand(K, n, m).clone()
-            W2 = (torch.eye(n) - D.T @ D / L).expand(max(K - 1, 0), n, n).clone()
-            theta = torch.full((K,), lam / L)
+        if init in ('ista', 'independent'):
+            # 'independent': ISTA's start for another Gaussian dictionary of the same size, drawn from `seed`: the
+            # structure of ISTA, nothing of D (the starts of two such networks share no information with each other)
+            Di = D if init == 'ista' else gaussian_dictionary(m, n, seed=derive_seed(seed, 'lista', 'independent-init')).to(D.dtype)
+            Li = L if init == 'ista' else torch.linalg.matrix_norm(Di.double(), ord=2).item() ** 2
+            W1 = (Di.T / Li).expand(K, n, m).clone()
+            W2 = (torch.eye(n) - Di.T @ Di / Li).expand(max(K - 1, 0), n, n).clone()
+            theta = torch.full((K,), lam / Li)
             if jitter > 0:  # a seeded relative perturbation: same dictionary, different starting points
                 g = torch.Generator().manual_seed(seed)
                 W1 = W1 + jitter * W1.abs().mean() * torch.randn(W1.shape, generator=g)
@@ -87,7 +91,7 @@ class _ListaTrainStep(torch.autograd.Function):
     are kept column-major, (K, n, B), so every product is one contiguous GEMM, and all K layers' codes and gradients
     live in `ws`, buffers reused from step to step (no fresh allocation, no page faults). Same numbers as autograd."""
     @staticmethod
-    def forward(ctx, x, W1, W2, theta, ws):
+    def forward(ctx, x, W1, W2, theta, ws, all_layers=False):
         K, n, m = W1.shape; B = x.shape[0]
         th = torch.relu(theta.detach()).tolist()
         AT = _ws(ws, 'codes', (K, n, B), x)                       # W1_k x for every layer, then the codes in place
@@ -98,8 +102,8 @@ class _ListaTrainStep(torch.autograd.Function):
             if k > 0: z.addmm_(W2[k - 1].detach(), AT[k - 1])    # z_k = W1_k x + W2_k a_{k-1}
             torch.clamp(z, -th[k], th[k], out=tmp); z.sub_(tmp)    # a_k = z_k - clip(z_k, -theta_k, theta_k)
         ctx.save_for_backward(x, W2, theta)
-        ctx.ws = ws
-        return AT[-1].T
+        ctx.ws, ctx.all_layers = ws, all_layers
+        return AT.transpose(1, 2) if all_layers else AT[-1].T   # every layer's codes (K, B, n), or the last (B, n)
 
     @staticmethod
     def backward(ctx, g):
@@ -107,8 +111,9 @@ class _ListaTrainStep(torch.autograd.Function):
         AT = ctx.ws['codes']; K, n, B = AT.shape
         GZ = _ws(ctx.ws, 'grad', (K, n, B), x); sgn = _ws(ctx.ws, 'sign', (n, B), x)
         gW2, gtheta = torch.empty_like(W2), torch.empty(K, dtype=x.dtype, device=x.device)
-        gT = g.T.contiguous()                                      # dL/da_k, column-major
+        gT = (g[-1] if ctx.all_layers else g).T.contiguous()      # dL/da_k, column-major
         for k in range(K - 1, -1, -1):
+            if ctx.all_layers and k < K - 1: gT.add_(g[k].T)        # a loss on layer k's codes too
             torch.sign(AT[k], out=sgn)
             gtheta[k] = -torch.dot(gT.reshape(-1), sgn.view(-1))  # da_k/dtheta_k = -sign(a_k)
             gz = torch.mul(gT, sgn.abs_(), out=GZ[k])              # dL/dz_k: through where a_k != 0
@@ -117,7 +122,7 @@ class _ListaTrainStep(torch.autograd.Function):
                 gT = W2[k - 1].detach().T @ gz
         gW1 = torch.mm(GZ.view(K * n, B), x).view(K, n, x.shape[1])
         gtheta = gtheta * (theta.detach() > 0)                     # through relu(theta)
-        return None, gW1, gW2, gtheta, None
+        return None, gW1, gW2, gtheta, None, None
 
 def _ws(ws: dict, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
     "Buffer `name` of `ws` with this shape, dtype and device (made once, reused while they stay the same)."
@@ -126,18 +131,58 @@ def _ws(ws: dict, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
         t = ws[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
     return t
 
-def lista_train_codes(model: LISTA, x: torch.Tensor, ws: dict | None = None) -> torch.Tensor:
+def lista_train_codes(model: LISTA, x: torch.Tensor, ws: dict | None = None, all_layers: bool = False) -> torch.Tensor:
     """Codes (B, n) of x: (B, m), as `model(x)`, with a faster backward for training (gradients for the weights and
-    thresholds only; none for x: attacks use `model(x)`). `ws` is a dict of buffers reused by the next call, so the
-    result must be used (its backward run) before the next call with the same `ws`."""
+    thresholds only; none for x: attacks use `model(x)`); with `all_layers`, every layer's codes (K, B, n), as
+    `torch.stack(model(x, return_all=True))`. `ws` is a dict of buffers reused by the next call, so the result must be
+    used (its backward run) before the next call with the same `ws`."""
     if not isinstance(model, LISTA): raise ArgumentTypeError(f"model must be a LISTA, got {type(model).__name__}")
     check_tensor(x, 'x')
     if x.ndim != 2 or x.shape[1] != model.m:
         raise ValueError(f"x must have shape (B, {model.m}), got {tuple(x.shape)}")
     if ws is not None and not isinstance(ws, dict): raise ArgumentTypeError(f"ws must be a dict of buffers or None, got {type(ws).__name__}")
     x = x.to(model.W1.dtype).contiguous()
-    return _ListaTrainStep.apply(x, model.W1, model.W2, model.theta, {} if ws is None else ws)
+    if not isinstance(all_layers, bool): raise ArgumentTypeError(f"all_layers must be True or False, got {all_layers!r}")
+    return _ListaTrainStep.apply(x, model.W1, model.W2, model.theta, {} if ws is None else ws, all_layers)
 
+
+# %% ../../nbs/03a_models_lista.ipynb #c0108
+def _lista_forward_vjp(self, x: torch.Tensor, ws: dict | None = None):
+    """Codes (B, n) of x: (B, m), as `self(x)` (no autograd), and `vjp`: a function mapping dL/dcodes (B, n) to dL/dx
+    (B, m) at this x. `ws` holds buffers reused by the next call: call `vjp` before the next `forward_vjp` with it."""
+    check_tensor(x, 'x')
+    if x.ndim != 2 or x.shape[1] != self.m:
+        raise ValueError(f"x must have shape (B, {self.m}), got {tuple(x.shape)}")
+    if ws is not None and not isinstance(ws, dict): raise ArgumentTypeError(f"ws must be a dict of buffers or None, got {type(ws).__name__}")
+    ws = {} if ws is None else ws
+    with torch.no_grad():
+        x = x.detach().to(self.W1.dtype).contiguous()
+        K, n, m = self.W1.shape; B = x.shape[0]
+        W1, W2 = self.W1.detach().reshape(K * n, m), self.W2.detach()
+        th = torch.relu(self.theta.detach()).tolist()
+        AT = _ws(ws, 'codes', (K, n, B), x)                        # W1_k x for every layer, then the codes in place
+        torch.mm(W1, x.T, out=AT.view(K * n, B))
+        tmp = _ws(ws, 'tmp', (n, B), x)
+        for k in range(K):
+            z = AT[k]
+            if k > 0: z.addmm_(W2[k - 1], AT[k - 1])
+            torch.clamp(z, -th[k], th[k], out=tmp); z.sub_(tmp)
+        codes = AT[-1].T.clone()
+
+    def vjp(g: torch.Tensor) -> torch.Tensor:
+        "dL/dx (B, m) for dL/dcodes g: (B, n), at the x of this call."
+        if g.shape != (B, n): raise ValueError(f"g must have the codes' shape ({B}, {n}), got {tuple(g.shape)}")
+        with torch.no_grad():
+            GZ = _ws(ws, 'grad', (K, n, B), x); mask = _ws(ws, 'mask', (n, B), x)
+            gT = g.detach().to(x.dtype).T.contiguous()
+            for k in range(K - 1, -1, -1):
+                torch.ne(AT[k], 0, out=mask)                          # da_k/dz_k: 1 where a_k != 0
+                torch.mul(gT, mask, out=GZ[k])
+                if k > 0: gT = W2[k - 1].T @ GZ[k]
+            return (GZ.view(K * n, B).T @ W1)                        # sum_k W1_k^T g_{z_k}, (B, m)
+    return codes, vjp
+
+LISTA.forward_vjp = _lista_forward_vjp
 
 # %% ../../nbs/03a_models_lista.ipynb #c0010
 @torch.no_grad()
@@ -156,15 +201,18 @@ def lista_nmse_db(model: LISTA, X: torch.Tensor, A: torch.Tensor, batch: int = 4
 def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 1e-3, lr_final: float = 0.01,
                 seed: int = 0, ckpt_path: str | Path | None = None, ckpt_every: int = 500,
                 test: tuple[torch.Tensor, torch.Tensor] | None = None, eval_every: int = 250,
-                stop_after: int | None = None, progress: bool | None = None) -> dict:
+                stop_after: int | None = None, progress: bool | None = None, deep_supervision: float = 0.0) -> dict:
     """Train `model` on fresh s-sparse signals of its dictionary for `steps` Adam steps (cosine schedule from `lr` down
-    to `lr_final` x `lr`), logging the test NMSE every `eval_every` steps; resumes from `ckpt_path` (see `fit`)."""
+    to `lr_final` x `lr`), logging the test NMSE every `eval_every` steps; resumes from `ckpt_path` (see `fit`).
+    `deep_supervision` w > 0: a curriculum for starts far from the solution; the loss adds w times the mean loss of layers
+    1..K-1 to the last layer's, with w falling linearly to 0 at half the steps (then the last layer alone is trained)."""
     if not isinstance(model, LISTA): raise ArgumentTypeError(f"model must be a LISTA, got {type(model).__name__}")
     s, batch = check_positive_int(s, 's'), check_positive_int(batch, 'batch')
     steps = check_positive_int(steps, 'steps')
     check_number(lr, 'lr', positive=True, hint='the initial Adam learning rate')
     check_number(lr_final, 'lr_final', positive=True, hint='the final learning rate as a fraction of lr, e.g. 0.01')
     check_seed(seed); check_positive_int(ckpt_every, 'ckpt_every'); check_positive_int(eval_every, 'eval_every')
+    deep = check_number(deep_supervision, 'deep_supervision', nonneg=True, hint='the weight of the intermediate layers\' loss, e.g. 1.0; 0 for none')
     if test is not None:
         if not isinstance(test, (tuple, list)) or len(test) != 2:
             raise ArgumentTypeError(f"test must be a pair (X, A) of test signals and codes, or None; got {type(test).__name__}")
@@ -180,21 +228,29 @@ def train_lista(model: LISTA, s: int, steps: int, batch: int = 256, lr: float = 
     except (RuntimeError, TypeError): opt = torch.optim.Adam(model.parameters(), lr=lr)   # a device without it
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
-    data = lambda k: synthetic_batch(D, batch, s, seed=derive_seed(seed, 'batch', k))   # batch k depends on (seed, k) only
+    data = lambda k: (*synthetic_batch(D, batch, s, seed=derive_seed(seed, 'batch', k)), k)   # batch k depends on (seed, k) only
     ws = {}   # the training step's buffers (lista_train_codes), reused from step to step
-    loss = lambda net, xa: ((lista_train_codes(net, xa[0], ws) - xa[1]) ** 2).sum(1).mean()
+    def loss(net, xak):
+        X, A, k = xak
+        w = deep * max(0.0, 1 - k / (steps / 2)) if model.K > 1 else 0.0
+        if w == 0: return ((lista_train_codes(net, X, ws) - A) ** 2).sum(1).mean()
+        per_layer = ((lista_train_codes(net, X, ws, all_layers=True) - A) ** 2).sum(2).mean(1)   # (K,)
+        return per_layer[-1] + w * per_layer[:-1].mean()
     evaluate = (lambda net: {'test_nmse_db': lista_nmse_db(net, *test)}) if test is not None else None
     return fit(model, data, loss, steps, opt, sched, evaluate=evaluate, log_every=eval_every, ckpt_path=ckpt_path,
                ckpt_every=ckpt_every, stop_after=stop_after, progress=progress, desc='LISTA',
-               hparams=dict(s=s, batch=batch, lr=lr, lr_final=lr_final, seed=seed))
+               hparams=dict(s=s, batch=batch, lr=lr, lr_final=lr_final, seed=seed, **({'deep_supervision': deep} if deep else {})))
 
 # %% ../../nbs/03a_models_lista.ipynb #c0016
 def lista_config(profile: str | Profile | None = None, seed: int = 0, dict_seed: int = 0, **overrides) -> dict:
     "The full configuration of a profile's LISTA (everything that determines its trained weights)."
     p = get_profile(profile)
     cfg = dict(m=p.m, n=p.n, s=p.s, K=p.lista_layers, steps=p.lista_steps, batch=p.lista_batch, lr=p.lista_lr,
-               lr_final=0.01, init='ista', lam=0.1, jitter=0.0, seed=seed, dict_seed=dict_seed)
-    return _check_lista_config(with_overrides(cfg, overrides, 'LISTA'))
+               lr_final=0.01, init='ista', lam=0.1, jitter=0.0, seed=seed, dict_seed=dict_seed, deep_supervision=0.0)
+    cfg = _check_lista_config(with_overrides(cfg, overrides, 'LISTA'))
+    # a setting added later is kept out of the configuration at its default, so the networks cached before it keep their keys
+    if cfg['deep_supervision'] == 0: del cfg['deep_supervision']
+    return cfg
 
 def _check_lista_config(cfg: dict) -> dict:
     "Check every setting of a LISTA configuration (before any data is drawn or any training starts); return it unchanged."
@@ -204,7 +260,8 @@ def _check_lista_config(cfg: dict) -> dict:
     check_number(cfg['lr'], 'lr', positive=True, hint='the initial Adam learning rate')
     check_number(cfg['lr_final'], 'lr_final', positive=True, hint='the final learning rate as a fraction of lr, e.g. 0.01')
     check_number(cfg['lam'], 'lam', positive=True); check_number(cfg['jitter'], 'jitter', nonneg=True)
-    check_choice(cfg['init'], 'init', ('ista', 'random'))
+    check_number(cfg.get('deep_supervision', 0.0), 'deep_supervision', nonneg=True)
+    check_choice(cfg['init'], 'init', ('ista', 'independent', 'random'))
     return cfg
 
 def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: int = 0, test_seed: int = 12345,
@@ -219,6 +276,6 @@ def get_lista(profile: str | Profile | None = None, seed: int = 0, dict_seed: in
     train_fn = lambda model, ckpt: train_lista(model.to(dev), s=cfg['s'], steps=cfg['steps'], batch=cfg['batch'], lr=cfg['lr'],
                                                lr_final=cfg['lr_final'], seed=cfg['seed'], ckpt_path=ckpt,
                                                test=(Xt.to(dev), At.to(dev)), eval_every=max(cfg['steps'] // 50, 1),
-                                               progress=progress)
+                                               progress=progress, deep_supervision=cfg.get('deep_supervision', 0.0))
     model, entry = cached('lista', cfg, build, train_fn, train_ok=train, seed=cfg['seed'])
     return model, dict(entry, test_nmse_db=lista_nmse_db(model, Xt, At))
