@@ -60,7 +60,7 @@ def test_recorder_end_to_end(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ['fig1.json', 'fig5.json', 'fig6.json', 'lista_training.json', 'run.json']
     r = load_recorded('quick', out)
     assert r.stale_because() is None, r.stale_because()
-    assert set(r.lista) == {'net1', 'net2', 'control'} and r.lista['net2']['config']['jitter'] == 0.05
+    assert set(r.lista) == {'net1', 'net2', 'control'} and r.lista['net2']['config']['init'] == 'independent'
     # a changed module hash makes it stale, naming the module
     run = json.loads((out / 'run.json').read_text())
     run['modules']['sparsadv.attacks.pgd'] = '0' * 16

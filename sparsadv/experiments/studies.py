@@ -21,15 +21,15 @@ from ..claims import Claim, Evidence, not_tested
 from ..plots import PAGE_WIDTH
 from .registry import on_device
 from .synthetic import synthetic_attack, soft_target_ce
-from .dict_attack import PAPER_FIG5, FIG6_DROP, FIG6_DROP_REASON
+from .dict_attack import PAPER_FIG5, FIG6_DROP, FIG6_DROP_REASON, FIG6_NET2
 from .recorded import RecordedRun, RECORDED_ROOT
 
 # %% auto #0
 __all__ = ['FIG5_EPS', 'FIG5_BETAS', 'FIG5_OBJECTIVES', 'FIG5_CODES', 'FIG5_ENERGIES', 'FIG5_LITERAL_SIGNALS', 'FIG6_VARIANTS',
            'FIG6_VARIANT_TEXT', 'FIG6_DROP_RULE', 'STUDIES', 'nearest_to_paper', 'fig5_readings', 'fig5_cells',
-           'fig5_readings_table', 'fig5_nearest', 'fig5_reach', 'fig5_reading_claims', 'linear_cka', 'network_distance',
-           'fig6_networks', 'fig6_networks_table', 'fig6_independent_claim', 'plot_fig6_networks', 'load_study',
-           'study_summary']
+           'fig5_readings_table', 'fig5_nearest', 'fig5_reach', 'fig5_findings', 'fig5_reading_claims', 'linear_cka',
+           'network_distance', 'fig6_networks', 'fig6_networks_table', 'fig6_independent_claim', 'plot_fig6_networks',
+           'load_study', 'study_summary']
 
 # %% ../../nbs/08g_experiments_studies.ipynb #c0005
 FIG5_EPS = (('0.3', 'the main text', 0.3), ('0.5', 'the supplement', 0.5), ('128/255', "the authors' code", 128 / 255))
@@ -172,6 +172,37 @@ def fig5_reach(r: dict) -> Table:
     return Table(rows, formats={'code': 'text', 'energy': 'text', 'where': 'text', 'some beta reaches 0.782': 'text'},
                  caption="the noise's mean code energy per reading of 'energy' (the paper: 0.782 for noise)")
 
+# %% ../../nbs/08g_experiments_studies.ipynb #c0006b
+def fig5_findings(r: dict) -> str:
+    """What a fig5_readings result says, in sentences built from its numbers: Fig 5's own reading, the authors' code's
+    (128/255, scikit-learn's alpha, cross-entropy), the reading nearest the paper's energies, and which readings can
+    reach the paper's noise energy at all."""
+    cells = fig5_cells(r)
+    get = lambda eps, beta, obj, code='own', energy='sum of a^2': next(
+        x for x in cells if (x['eps'], x['beta'], x['objective'], x['code'], x['energy']) == (eps, beta, obj, code, energy))
+    desc = lambda x: (f"PGD {x['q']['pgd']['mean']:.3g}, noise {x['q']['noise']['mean']:.3g}, ratio {_ratio_text(x['q']['ratio'])}, "
+                      f"nonzeros {x['count']['pgd']['mean']:.0f} vs {x['count']['noise']['mean']:.0f}")
+    ours, authors = get('0.3', '0.0125', 'MSE'), get('128/255', '0.0125', 'cross-entropy')
+    best = min(cells, key=lambda x: x['distance'])
+    reach = [(code, name) for code, _ in FIG5_CODES for name in FIG5_ENERGIES
+             if max(x['q']['noise']['mean'] for x in cells if x['code'] == code and x['energy'] == name) >= r['paper']['noise']]
+    own_sq = [x for x in cells if x['code'] == 'own' and x['energy'] == 'sum of a^2']
+    near_ratio = min(own_sq, key=lambda x: abs(math.log(x['q']['ratio']['ratio'] / 1.25)))
+    ratio_near = [x for x in cells if x['code'] == 'own' and x['energy'] == 'sum of a^2'
+                  and x['q']['ratio']['lo'] <= 1.25 <= x['q']['ratio']['hi']]
+    return (f"At Fig 5's reading (eps 0.3, beta 0.0125, MSE; sum of squares of the perturbation's own code): {desc(ours)}. "
+            f"At the authors' code's (eps 128/255, scikit-learn's alpha 5e-5 = beta 0.0125, cross-entropy): {desc(authors)}. "
+            f"Nearest the paper's absolute numbers over all {len(cells)} readings: eps {best['eps']}, beta {best['beta']}, "
+            f"{best['objective']}, {best['code']} code, {best['energy']}: {desc(best)} (distance {best['distance']:.2f}; 0 would be "
+            f"the paper's numbers). The paper's noise energy 0.782 is reachable by some beta only when energy means "
+            + (', or '.join(f"{name} of the {code} code" for code, name in reach) if reach else 'none of the readings')
+            + ('' if ('own', 'sum of a^2') in reach else
+               "; the sum of squares of the perturbation's own code (the plain reading of 'energy') stays below it in every cell of the grid, up to the beta -> 0 end")
+            + ". The paper's ratio x1.25 lies inside the 95% CI of the own code's sum of squares at "
+            + (', '.join(f"eps {x['eps']}, beta {x['beta']}, {x['objective']}" for x in ratio_near) if ratio_near else
+               f"no cell; the nearest is eps {near_ratio['eps']}, beta {near_ratio['beta']}, {near_ratio['objective']}: "
+               f"{_ratio_text(near_ratio['q']['ratio'])}") + '.')
+
 # %% ../../nbs/08g_experiments_studies.ipynb #c0007
 def fig5_reading_claims(r: dict, eps: str = '0.3', beta: str = '0.0125', objective: str = 'MSE', code: str = 'own',
                         energy: str = 'sum of a^2') -> list[Claim]:
@@ -202,13 +233,16 @@ def fig5_reading_claims(r: dict, eps: str = '0.3', beta: str = '0.0125', objecti
 
 # %% ../../nbs/08g_experiments_studies.ipynb #c0014
 FIG6_VARIANTS = {'jitter 0%': dict(jitter=0.0), 'jitter 5%': dict(jitter=0.05), 'jitter 20%': dict(jitter=0.2),
-                 'jitter 50%': dict(jitter=0.5), 'independent': dict(init='independent'), 'random': dict(init='random')}
+                 'jitter 50%': dict(jitter=0.5), 'independent, last-layer loss': dict(init='independent'),
+                 'independent': dict(FIG6_NET2), 'random': dict(init='random', deep_supervision=1.0)}
 FIG6_VARIANT_TEXT = {
     'jitter 0%': "net 1's start (ISTA for the true dictionary), another seed: other training batches",
     'jitter 5%': "net 1's start plus Gaussian noise of 5% of the weights' mean size (the paper-size run's net 2)",
     'jitter 20%': "the same with 20%", 'jitter 50%': "the same with 50%",
-    'independent': "ISTA's start for another Gaussian dictionary of the same size: the structure of ISTA, nothing of D",
-    'random': "nn.Linear's default (Kaiming-uniform) start"}
+    'independent, last-layer loss': "ISTA's start for another Gaussian dictionary of the same size (the structure of ISTA, "
+                                    "nothing of D), trained on the last layer's error as net 1",
+    'independent': "the same start with deep supervision (every layer's error, faded out by half the steps): Fig 6's net 2",
+    'random': "nn.Linear's default (Kaiming-uniform) start, with deep supervision"}
 
 @torch.no_grad()
 def linear_cka(X: torch.Tensor, Y: torch.Tensor) -> float:
@@ -345,7 +379,8 @@ def plot_fig6_networks(results: list, labels: list | None = None):
             hi = np.array([1 - v['ratios'][key]['lo'] for v in vs]) * 100
             ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt=mk, capsize=3, label=f'{txt}, {lab}',
                         color=f'C{i}', alpha=1.0 if key == 'pgd_inc' else 0.6)
-    ax.set_xticks(range(len(order))); ax.set_xticklabels([o.replace('jitter ', 'jitter\n') for o in order])
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([o.replace('jitter ', 'jitter\n').replace(', last-layer loss', '\n(last layer)') for o in order], fontsize=8)
     ax.set_xlabel("net 2's start (same dictionary, data and schedule as net 1)")
     ax.set_ylabel('drop on net 2 (%)')
     ax.legend(fontsize=8, ncol=2, loc='upper left'); fig.tight_layout()
