@@ -10,7 +10,7 @@ export SPARSADV_PROFILE
 # before torch is imported, so it is set here for every process the targets start.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test install export clean bench help screenshots check-book paper-synthetic paper-studies
+.PHONY: book test install export clean bench help screenshots check-book paper-synthetic paper-studies book-networks
 # Notebooks the book build executes at once (book/execute.py); each gets cores / BOOK_JOBS threads.
 BOOK_JOBS ?= 2
 # e.g. BOOK_EXECUTE_FLAGS=--record: keep this build's times in book/timings.json (shown on the performance page)
@@ -23,6 +23,7 @@ help:
 	@echo "make export   regenerate sparsadv/ from nbs/ (after editing a notebook)"
 	@echo "make paper-synthetic  Figs 1, 5, 6 at the paper's exact sizes on this machine (~1.5 h on 2 cores), recorded in book/recorded/paper"
 	@echo "make paper-studies    Fig 5's readings and Fig 6's second network at the paper's sizes, recorded in book/recorded/studies"
+	@echo "make book-networks    keep the book's trained LISTAs in book/networks (a fresh clone's build then skips training them)"
 	@echo "make screenshots  full-page PNGs of the built book in _build/screenshots (needs Chromium)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -44,6 +45,7 @@ export: $(STAMP)
 # did not change, even from a build at another profile). Warnings are errors (-W), a failing cell fails the build,
 # and book/check_html.py fails it when a page does not read well (raw markdown tables, CDN math, noise in outputs).
 book: export
+	$(BIN)/python book/networks.py seed --profile $(SPARSADV_PROFILE)
 	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python book/execute.py --jobs $(BOOK_JOBS) $(BOOK_EXECUTE_FLAGS)
 	SPARSADV_PROGRESS=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build --all -W -n --keep-going .
 	$(BIN)/python book/check_html.py _build/html
@@ -59,6 +61,10 @@ paper-synthetic: export
 STUDY_FLAGS ?=
 paper-studies: export
 	$(BIN)/python book/paper_studies.py --profile paper $(STUDY_FLAGS)
+
+# Keep the book's trained LISTAs (from the cache, after a build trained them) in book/networks/ for the next fresh clone
+book-networks: $(STAMP)
+	$(BIN)/python book/networks.py save --profile $(SPARSADV_PROFILE)
 
 check-book: $(STAMP)
 	$(BIN)/python book/check_html.py _build/html
