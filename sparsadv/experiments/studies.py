@@ -29,7 +29,7 @@ __all__ = ['FIG5_EPS', 'FIG5_BETAS', 'FIG5_OBJECTIVES', 'FIG5_CODES', 'FIG5_ENER
            'FIG6_VARIANT_TEXT', 'FIG6_DROP_RULE', 'STUDIES', 'nearest_to_paper', 'fig5_readings', 'fig5_cells',
            'fig5_readings_table', 'fig5_nearest', 'fig5_reach', 'fig5_findings', 'fig5_reading_claims', 'linear_cka',
            'network_distance', 'fig6_networks', 'fig6_networks_table', 'fig6_independent_claim', 'plot_fig6_networks',
-           'load_study', 'study_summary']
+           'fig6_needs', 'load_study', 'study_summary']
 
 # %% ../../nbs/08g_experiments_studies.ipynb #c0005
 FIG5_EPS = (('0.3', 'the main text', 0.3), ('0.5', 'the supplement', 0.5), ('128/255', "the authors' code", 128 / 255))
@@ -385,6 +385,24 @@ def plot_fig6_networks(results: list, labels: list | None = None):
     ax.set_ylabel('drop on net 2 (%)')
     ax.legend(fontsize=8, ncol=2, loc='upper left'); fig.tight_layout()
     return fig
+
+# %% ../../nbs/08g_experiments_studies.ipynb #c0016b
+def fig6_needs(r: dict) -> str:
+    """What a fig6_networks result says about the paper's "about 20% weaker": the drop (increase over clean) for each
+    start, in the order of FIG6_VARIANTS, and the first start whose drop is in the paper's 10-30% band with its CI above 0."""
+    vs = sorted(r['variants'], key=lambda v: list(FIG6_VARIANTS).index(v['variant']))
+    drop = lambda v: 1 - v['ratios']['pgd_inc']['ratio']
+    inside = [v for v in vs if FIG6_DROP[0] <= drop(v) <= FIG6_DROP[1] and v['ratios']['pgd_inc']['hi'] < 1]
+    parts = ', '.join(f"{v['variant']} {drop(v):+.1%} (weights {v['distance']['W1']:.2f} apart, supports agreeing "
+                      f"{v['distance']['support']['mean']:.0%})" for v in vs)
+    p = r['profile']
+    head = f"At the {p['name']} size (m = {p['m']}), the drop of PGD's increase of the code error on net 2: {parts}. "
+    if inside:
+        return head + (f"The paper's 10-30% is first reached by the start '{inside[0]['variant']}'"
+                       + (f" (also: {', '.join(v['variant'] for v in inside[1:])})" if len(inside) > 1 else '') + '.')
+    top = max(vs, key=drop)
+    return head + (f"None of these starts reaches the paper's 10-30%; the largest drop is {drop(top):+.1%} "
+                   f"({top['variant']}).")
 
 # %% ../../nbs/08g_experiments_studies.ipynb #c0031
 STUDIES = ('fig5_readings', 'fig6_networks')
