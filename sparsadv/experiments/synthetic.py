@@ -184,9 +184,7 @@ def run_fig1(profile: str | Profile | None = None, seed: int = 0, progress: bool
                                       split_stats(A, net(X_ce)), 'noise': split['LISTA']['noise']}
     results = dict(figure='fig1', profile=p.to_dict(), seed=seed, eps=eps, omp_tol=omp_tol,
                    lista=dict(key=info['key'], test_nmse_db=info['test_nmse_db'], steps=info['config']['steps'],
-                              curve=dict(step=info['hist']['step'], test_nmse_db=info['hist']['test_nmse_db']),
-                              trained={k: (info.get('provenance') or {}).get(k) for k in ('date', 'commit', 'machine', 'cpus')}
-                                      | {'seconds': info['hist'].get('seconds')}),
+                              curve=dict(step=info['hist']['step'], test_nmse_db=info['hist']['test_nmse_db'])),
                    control_lista=dict(key=info_o['key'], test_nmse_db=info_o['test_nmse_db'], dict_seed=seed + OTHER_DICT_SEED,
                                       delta_norm=float(delta_o.norm(dim=1).mean())),
                    delta_norm=float(delta.norm(dim=1).mean()), signal_norm=float(X.norm(dim=1).mean()),
