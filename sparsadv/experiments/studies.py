@@ -416,8 +416,13 @@ def fig6_needs(r: dict) -> str:
     p = r['profile']
     head = f"At the {p['name']} size (m = {p['m']}), the drop of PGD's increase of the code error on net 2: {parts}. "
     if inside:
-        return head + (f"The paper's 10-30% is first reached by the start '{inside[0]['variant']}'"
-                       + (f" (also: {', '.join(v['variant'] for v in inside[1:])})" if len(inside) > 1 else '') + '.')
+        v = inside[0]; q = v['ratios']['pgd_inc']
+        edge = (f" Its 95% CI, [{1 - q['hi']:+.1%}, {1 - q['lo']:+.1%}], reaches outside the band."
+                if not (FIG6_DROP[0] <= 1 - q['hi'] and 1 - q['lo'] <= FIG6_DROP[1]) else '')
+        return head + (f"The paper's 10-30% is first reached by the start '{v['variant']}'"
+                       + (f" (also: {', '.join(x['variant'] for x in inside[1:])})" if len(inside) > 1 else '') + '.' + edge
+                       + f" Equal-norm noise, made without either network, also loses {1 - v['ratios']['noise_inc']['ratio']:+.1%} "
+                       "of its increase on that net 2: that part of the drop is net 2's own robustness, not the transfer.")
     top = max(vs, key=drop)
     return head + (f"None of these starts reaches the paper's 10-30%; the largest drop is {drop(top):+.1%} "
                    f"({top['variant']}).")
