@@ -447,7 +447,7 @@ def study_summary(r: dict) -> str:
     "One sentence: when, by which code and on what machine a recorded study was made, and whether that code changed since."
     pv = r['provenance']
     stale = RecordedRun(Path('.'), pv).stale_because()
-    return (f"Recorded on {pv['date'][:10]} (commit `{str(pv.get('commit'))[:10]}`, {pv['cpus']} CPUs, {pv['device']}) in "
-            f"{pv['wall_seconds'] / 60:.0f} min at the {pv['profile']} profile; " +
+    return (f"Recorded on {pv['date'][:10]} (commit `{str(pv.get('commit'))[:10]}`, {pv['cpus']} CPUs, {pv['device']}) at the "
+            f"{pv['profile']} profile; the study itself ran in {pv['wall_seconds'] / 60:.1f} min, its networks trained before it; " +
             (f"the code has changed since ({stale}), so these are the numbers of that code." if stale else
              "the code that made it is the code of this build."))
